@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# Runs every test: installs native deps, builds in release (the numerics and the end-to-end
+# tests are far too slow in debug), then the whole suite, including the mpirun tests.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+Scripts/setup.sh
+source Scripts/openblas-env.sh
+export IUMAD_TEST_BIN="$PWD/.build/release/iumad"
+swift build -c release --product iumad
+swift test -c release -Xswiftc -enable-testing "$@"

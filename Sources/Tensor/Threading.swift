@@ -1,0 +1,45 @@
+import COpenBLAS
+import Dispatch
+import Foundation
+
+/// Thread budget shared by our kernels and OpenBLAS, so the two never oversubscribe the cores.
+public enum Threading {
+  nonisolated(unsafe) private static var _threads: Int = defaultThreads()
+
+  /// Threads per process: `IUMAD_THREADS` if set, else the cores divided among the MPI ranks on
+  /// this node (`OMPI_COMM_WORLD_LOCAL_SIZE`), at least one.
+  public static func defaultThreads() -> Int {
+    let env = ProcessInfo.processInfo.environment
+    if let s = env["IUMAD_THREADS"], let n = Int(s), n > 0 { return n }
+    let cores = ProcessInfo.processInfo.activeProcessorCount
+    let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
+    return max(1, cores / max(1, local))
+  }
+
+  public static var threads: Int { _threads }
+
+  /// Sets our parallel-for width and OpenBLAS's thread count together.
+  public static func setThreads(_ n: Int) {
+    precondition(n >= 1, "Threading.setThreads: thread count must be >= 1, got \(n)")
+    _threads = n
+    openblas_set_num_threads(Int32(n))
+  }
+
+  /// Runs `body(range)` over `0..<count` split into at most `threads` contiguous chunks.
+  /// Chunks never shrink below `grain` items, so small loops stay on the calling thread.
+  /// Each index is visited exactly once and chunk boundaries depend only on (count, threads, grain),
+  /// so results are deterministic as long as chunks write disjoint outputs.
+  @inlinable
+  public static func parallelFor(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    if count <= 0 { return }
+    let chunks = min(threads, max(1, count / max(1, grain)))
+    if chunks <= 1 { body(0..<count); return }
+    withoutActuallyEscaping(body) { body in
+      DispatchQueue.concurrentPerform(iterations: chunks) { c in
+        let lo = count * c / chunks
+        let hi = count * (c + 1) / chunks
+        if lo < hi { body(lo..<hi) }
+      }
+    }
+  }
+}

@@ -35,7 +35,7 @@ let package = Package(
       swiftSettings: swiftSettings),
 
     // MARK: tests
-    .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("../Fixtures/tensor")]),
+    .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -1,0 +1,107 @@
+// MARK: broadcasting binary ops (NumPy rules)
+
+/// The broadcast shape of `a` and `b`, trapping with the op's name and both shapes otherwise.
+public func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
+  let n = max(a.count, b.count)
+  var out = [Int](repeating: 1, count: n)
+  for i in 0..<n {
+    let da = i < n - a.count ? 1 : a[i - (n - a.count)]
+    let db = i < n - b.count ? 1 : b[i - (n - b.count)]
+    precondition(da == db || da == 1 || db == 1, "\(op): shapes \(a) and \(b) cannot be broadcast")
+    out[i] = da == 1 ? db : da
+  }
+  return out
+}
+
+/// Strides that read `shape` as if it had `outShape` (0 along broadcast dimensions).
+func broadcastStrides(_ shape: [Int], to outShape: [Int]) -> [Int] {
+  let s = stridesOf(shape)
+  let lead = outShape.count - shape.count
+  return (0..<outShape.count).map { i in
+    i < lead || shape[i - lead] == 1 ? 0 : s[i - lead]
+  }
+}
+
+/// Visits every position of `outShape` in row-major order with the matching offsets of two
+/// inputs read through `sa` and `sb` strides.
+
+func forEachBroadcast(_ outShape: [Int], _ sa: [Int], _ sb: [Int], _ body: (Int, Int, Int) -> Void) {
+  let total = outShape.product
+  if total == 0 { return }
+  let r = outShape.count
+  if r == 0 { body(0, 0, 0); return }
+  let inner = outShape[r - 1], ia = sa[r - 1], ib = sb[r - 1]
+  var idx = [Int](repeating: 0, count: r)
+  var oa = 0, ob = 0, o = 0
+  while o < total {
+    for j in 0..<inner { body(o + j, oa + j * ia, ob + j * ib) }
+    o += inner
+    // Odometer over the outer dimensions.
+    var d = r - 2
+    while d >= 0 {
+      idx[d] += 1
+      oa += sa[d]
+      ob += sb[d]
+      if idx[d] < outShape[d] { break }
+      oa -= sa[d] * outShape[d]
+      ob -= sb[d] * outShape[d]
+      idx[d] = 0
+      d -= 1
+    }
+  }
+}
+
+extension Tensor {
+  /// out = f(a, b) with broadcasting; `da`, `db` give ∂f/∂a and ∂f/∂b at (a, b).
+
+  static func binary(
+    _ a: Tensor, _ b: Tensor, op: String, _ f: @escaping (Float, Float) -> Float,
+    da: @escaping (Float, Float) -> Float, db: @escaping (Float, Float) -> Float
+  ) -> Tensor {
+    let av = a.data, bv = b.data
+    if a.shape == b.shape {
+      var y = [Float](repeating: 0, count: av.count)
+      av.withUnsafeBufferPointer { pa in
+        bv.withUnsafeBufferPointer { pb in
+          y.withUnsafeMutableBufferPointer { py in
+            Threading.parallelFor(av.count, grain: 16384) { r in
+              for i in r { py[i] = f(pa[i], pb[i]) }
+            }
+          }
+        }
+      }
+      return record(Tensor(shape: a.shape, data: y), op: op, [a, b]) { g in
+        if a.requiresGrad { a.accumulateGrad { ga in for i in 0..<ga.count { ga[i] += g[i] * da(av[i], bv[i]) } } }
+        if b.requiresGrad { b.accumulateGrad { gb in for i in 0..<gb.count { gb[i] += g[i] * db(av[i], bv[i]) } } }
+      }
+    }
+    let outShape = broadcastShape(a.shape, b.shape, op: op)
+    let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
+    var y = [Float](repeating: 0, count: outShape.product)
+    y.withUnsafeMutableBufferPointer { py in
+      forEachBroadcast(outShape, sa, sb) { o, ia, ib in py[o] = f(av[ia], bv[ib]) }
+    }
+    return record(Tensor(shape: outShape, data: y), op: op, [a, b]) { g in
+      // Broadcast dimensions sum their gradients back, in a fixed order (deterministic).
+      if a.requiresGrad {
+        a.accumulateGrad { ga in forEachBroadcast(outShape, sa, sb) { o, ia, ib in ga[ia] += g[o] * da(av[ia], bv[ib]) } }
+      }
+      if b.requiresGrad {
+        b.accumulateGrad { gb in forEachBroadcast(outShape, sa, sb) { o, ia, ib in gb[ib] += g[o] * db(av[ia], bv[ib]) } }
+      }
+    }
+  }
+
+  public static func + (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, op: "add", +, da: { _, _ in 1 }, db: { _, _ in 1 })
+  }
+  public static func - (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, op: "sub", -, da: { _, _ in 1 }, db: { _, _ in -1 })
+  }
+  public static func * (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, op: "mul", *, da: { _, y in y }, db: { x, _ in x })
+  }
+  public static func / (a: Tensor, b: Tensor) -> Tensor {
+    binary(a, b, op: "div", /, da: { _, y in 1 / y }, db: { x, y in -x / (y * y) })
+  }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+// MARK: softmax and log-softmax over the last axis
+
+/// Numerically stable softmax of one row, in place from `x` into `y`.
+
+func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
+  var m = -Float.infinity
+  for j in 0..<n { m = max(m, x[j]) }
+  var s: Float = 0
+  for j in 0..<n {
+    let e = Foundation.exp(x[j] - m)
+    y[j] = e
+    s += e
+  }
+  let inv = 1 / s
+  for j in 0..<n { y[j] *= inv }
+}
+
+/// log-sum-exp of one row.
+
+func logSumExpRow(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+  var m = -Float.infinity
+  for j in 0..<n { m = max(m, x[j]) }
+  var s: Float = 0
+  for j in 0..<n { s += Foundation.exp(x[j] - m) }
+  return m + Foundation.log(s)
+}
+
+extension Tensor {
+  public func softmax() -> Tensor {
+    precondition(rank >= 1, "softmax: needs at least one dimension, got shape \(shape)")
+    let n = shape.last!, rows = count / max(n, 1)
+    var y = [Float](repeating: 0, count: count)
+    data.withUnsafeBufferPointer { px in
+      y.withUnsafeMutableBufferPointer { py in
+        Threading.parallelFor(rows, grain: 64) { r in
+          for i in r { softmaxRow(px.baseAddress! + i * n, py.baseAddress! + i * n, n) }
+        }
+      }
+    }
+    let out = Tensor(shape: shape, data: y)
+    return Tensor.record(out, op: "softmax", [self]) { [unowned out] g in
+      let y = out.data
+      // dx = y ⊙ (g − ⟨g, y⟩) per row.
+      self.accumulateGrad { gx in
+        for i in 0..<rows {
+          var dot: Float = 0
+          for j in 0..<n { dot += g[i * n + j] * y[i * n + j] }
+          for j in 0..<n { gx[i * n + j] += y[i * n + j] * (g[i * n + j] - dot) }
+        }
+      }
+    }
+  }
+
+  public func logSoftmax() -> Tensor {
+    precondition(rank >= 1, "logSoftmax: needs at least one dimension, got shape \(shape)")
+    let n = shape.last!, rows = count / max(n, 1)
+    var y = [Float](repeating: 0, count: count)
+    data.withUnsafeBufferPointer { px in
+      for i in 0..<rows {
+        let lse = logSumExpRow(px.baseAddress! + i * n, n)
+        for j in 0..<n { y[i * n + j] = px[i * n + j] - lse }
+      }
+    }
+    let out = Tensor(shape: shape, data: y)
+    return Tensor.record(out, op: "log_softmax", [self]) { [unowned out] g in
+      let y = out.data
+      // dx = g − softmax ⊙ Σg per row.
+      self.accumulateGrad { gx in
+        for i in 0..<rows {
+          var s: Float = 0
+          for j in 0..<n { s += g[i * n + j] }
+          for j in 0..<n { gx[i * n + j] += g[i * n + j] - Foundation.exp(y[i * n + j]) * s }
+        }
+      }
+    }
+  }
+}

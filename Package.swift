@@ -36,6 +36,8 @@ let package = Package(
 
     // MARK: tests
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+    // Runs the built `iumad` binary as a child process (no module dependency on it).
+    .testTarget(name: "CLITests", dependencies: []),
   ],
   swiftLanguageModes: [.v5]
 )

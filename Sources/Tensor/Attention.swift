@@ -8,14 +8,14 @@ extension Tensor {
   /// Heads are read in place through GEMM leading dimensions (no split/merge copies); the
   /// backward reuses the saved attention probabilities. Dropout on the probabilities uses `rng`.
   public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, dropout p: Float = 0, rng: inout RNG) -> Tensor {
-    precondition(q.rank == 3 && k.rank == 3 && v.rank == 3,
+    check(q.rank == 3 && k.rank == 3 && v.rank == 3,
                  "attention: q, k, v must be [B, T, H·d], got \(q.shape), \(k.shape), \(v.shape)")
     let b = q.shape[0], tq = q.shape[1], tk = k.shape[1], hd = q.shape[2], hdv = v.shape[2]
-    precondition(k.shape[0] == b && v.shape[0] == b && v.shape[1] == tk && k.shape[2] == hd,
+    check(k.shape[0] == b && v.shape[0] == b && v.shape[1] == tk && k.shape[2] == hd,
                  "attention: q \(q.shape), k \(k.shape), v \(v.shape) do not match")
-    precondition(heads >= 1 && hd % heads == 0 && hdv % heads == 0,
+    check(heads >= 1 && hd % heads == 0 && hdv % heads == 0,
                  "attention: \(heads) heads do not divide q width \(hd) and v width \(hdv)")
-    precondition(p >= 0 && p < 1, "attention: dropout must be in [0, 1), got \(p)")
+    check(p >= 0 && p < 1, "attention: dropout must be in [0, 1), got \(p)")
     let d = hd / heads, dv = hdv / heads, scale = 1 / Float(d).squareRoot()
     let pairs = b * heads, tt = tq * tk
     var probs = [Float](repeating: 0, count: pairs * tt)
@@ -55,16 +55,22 @@ extension Tensor {
     return record(Tensor(shape: [b, tq, hdv], data: out), op: "attention", [q, k, v]) { g in
       var dP = [Float](repeating: 0, count: tt)
       var pd = [Float](repeating: 0, count: p > 0 ? tt : 0)
-      if q.requiresGrad { q.accumulateGrad { _ in } }
-      if k.requiresGrad { k.accumulateGrad { _ in } }
-      if v.requiresGrad { v.accumulateGrad { _ in } }
+      // Separate buffers: q, k and v may be one tensor (self-attention on x), and each gets its share.
+      var dq: [Float]? = q.requiresGrad ? [Float](repeating: 0, count: qv.count) : nil
+      var dk: [Float]? = k.requiresGrad ? [Float](repeating: 0, count: kv.count) : nil
+      var dvv: [Float]? = v.requiresGrad ? [Float](repeating: 0, count: vv.count) : nil
+      defer {
+        if let dq { q.accumulateGrad { g in for i in 0..<g.count { g[i] += dq[i] } } }
+        if let dk { k.accumulateGrad { g in for i in 0..<g.count { g[i] += dk[i] } } }
+        if let dvv { v.accumulateGrad { g in for i in 0..<g.count { g[i] += dvv[i] } } }
+      }
       g.withUnsafeBufferPointer { pg in
         qv.withUnsafeBufferPointer { pq in
           kv.withUnsafeBufferPointer { pk in
             vv.withUnsafeBufferPointer { pv in
-              q.grad.withUnsafeMutableBufferPointerIfPresent { gq in
-                k.grad.withUnsafeMutableBufferPointerIfPresent { gk in
-                  v.grad.withUnsafeMutableBufferPointerIfPresent { gv in
+              dq.withUnsafeMutableBufferPointerIfPresent { gq in
+                dk.withUnsafeMutableBufferPointerIfPresent { gk in
+                  dvv.withUnsafeMutableBufferPointerIfPresent { gv in
                     dP.withUnsafeMutableBufferPointer { pdp in
                     probs.withUnsafeBufferPointer { pprobs in
                     pd.withUnsafeMutableBufferPointer { ppd in

@@ -44,10 +44,10 @@ extension Tensor {
   /// Afterwards the graph is released and only leaf tensors keep their `grad`.
   public func backward(seed: [Float]? = nil) {
     if let seed {
-      precondition(seed.count == count, "backward: seed has \(seed.count) values for tensor of shape \(shape)")
+      check(seed.count == count, "backward: seed has \(seed.count) values for tensor of shape \(shape)")
       accumulateGrad { g in for i in 0..<g.count { g[i] += seed[i] } }
     } else {
-      precondition(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass a seed")
+      check(count == 1, "backward: tensor of shape \(shape) is not a scalar; pass a seed")
       accumulateGrad { g in g[0] += 1 }
     }
     let order = topologicalOrder()

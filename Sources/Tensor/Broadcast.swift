@@ -7,7 +7,7 @@ public func broadcastShape(_ a: [Int], _ b: [Int], op: String) -> [Int] {
   for i in 0..<n {
     let da = i < n - a.count ? 1 : a[i - (n - a.count)]
     let db = i < n - b.count ? 1 : b[i - (n - b.count)]
-    precondition(da == db || da == 1 || db == 1, "\(op): shapes \(a) and \(b) cannot be broadcast")
+    check(da == db || da == 1 || db == 1, "\(op): shapes \(a) and \(b) cannot be broadcast")
     out[i] = da == 1 ? db : da
   }
   return out

@@ -69,17 +69,17 @@ extension Tensor {
   public static func conv2d(
     _ x: Tensor, weight: Tensor, bias: Tensor?, stride: Int = 1, padding: Padding2d = .zero, groups: Int = 1
   ) -> Tensor {
-    precondition(x.rank == 4, "conv2d: input must be [N, C, H, W], got shape \(x.shape)")
-    precondition(weight.rank == 4, "conv2d: weight must be [O, C/groups, kh, kw], got shape \(weight.shape)")
+    check(x.rank == 4, "conv2d: input must be [N, C, H, W], got shape \(x.shape)")
+    check(weight.rank == 4, "conv2d: weight must be [O, C/groups, kh, kw], got shape \(weight.shape)")
     let geo = ConvGeometry(
       n: x.shape[0], c: x.shape[1], h: x.shape[2], w: x.shape[3], o: weight.shape[0],
       kh: weight.shape[2], kw: weight.shape[3], sh: stride, sw: stride, groups: groups, pad: padding)
-    precondition(
+    check(
       groups >= 1 && geo.c % groups == 0 && geo.o % groups == 0 && weight.shape[1] == geo.cg,
       "conv2d: input shape \(x.shape) and weight shape \(weight.shape) do not fit groups = \(groups)")
-    precondition(stride >= 1 && geo.ho >= 1 && geo.wo >= 1,
+    check(stride >= 1 && geo.ho >= 1 && geo.wo >= 1,
                  "conv2d: input shape \(x.shape) too small for kernel \(weight.shape) with stride \(stride), padding \(padding)")
-    if let bias { precondition(bias.shape == [geo.o], "conv2d: bias shape \(bias.shape), expected [\(geo.o)]") }
+    if let bias { check(bias.shape == [geo.o], "conv2d: bias shape \(bias.shape), expected [\(geo.o)]") }
     if geo.isDepthwise { return depthwiseConv2d(x, weight: weight, bias: bias, geo) }
     return im2colConv2d(x, weight: weight, bias: bias, geo)
   }

@@ -4,7 +4,7 @@ extension Tensor {
   /// Zeroes each element with probability `p` and scales the rest by 1/(1−p). The mask comes
   /// from `rng`, so the same generator state reproduces the same mask. Identity when `p == 0`.
   public func dropout(_ p: Float, rng: inout RNG) -> Tensor {
-    precondition(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
+    check(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
     if p == 0 { return self }
     let scale = 1 / (1 - p)
     let mask = (0..<count).map { _ in rng.uniform() >= p ? scale : 0 }

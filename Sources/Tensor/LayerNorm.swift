@@ -3,10 +3,10 @@
 extension Tensor {
   /// x [..., C] normalised per row, then scaled by `weight` [C] and shifted by `bias` [C].
   public static func layerNorm(_ x: Tensor, weight: Tensor?, bias: Tensor?, eps: Float = 1e-5) -> Tensor {
-    precondition(x.rank >= 1, "layerNorm: needs at least one dimension, got shape \(x.shape)")
+    check(x.rank >= 1, "layerNorm: needs at least one dimension, got shape \(x.shape)")
     let c = x.shape.last!, rows = x.count / max(c, 1)
-    if let weight { precondition(weight.shape == [c], "layerNorm: weight shape \(weight.shape), input shape \(x.shape)") }
-    if let bias { precondition(bias.shape == [c], "layerNorm: bias shape \(bias.shape), input shape \(x.shape)") }
+    if let weight { check(weight.shape == [c], "layerNorm: weight shape \(weight.shape), input shape \(x.shape)") }
+    if let bias { check(bias.shape == [c], "layerNorm: bias shape \(bias.shape), input shape \(x.shape)") }
     let w = weight?.data, b = bias?.data
     var y = [Float](repeating: 0, count: x.count)
     // Cached for the backward: the normalised input and 1/σ per row.

@@ -15,7 +15,7 @@ public enum LinearAlgebra {
   /// Thin SVD of a row-major m×n matrix: A = U·diag(S)·Vᵀ with U m×k, S k (descending), Vᵀ k×n,
   /// k = min(m, n).
   public static func svd(_ a: [Float], rows m: Int, cols n: Int) throws -> (u: [Float], s: [Float], vt: [Float]) {
-    precondition(a.count == m * n, "svd: \(a.count) values for a \(m)×\(n) matrix")
+    check(a.count == m * n, "svd: \(a.count) values for a \(m)×\(n) matrix")
     let k = min(m, n)
     if k == 0 { return ([], [], []) }
     // Row-major A is column-major Aᵀ (n×m): SVD(Aᵀ) = U'·S·V'ᵀ gives U = V', Vᵀ = U'ᵀ.
@@ -46,7 +46,7 @@ public enum LinearAlgebra {
 
   /// Eigendecomposition of a symmetric n×n matrix: eigenvalues ascending, eigenvectors as rows.
   public static func symmetricEigen(_ a: [Float], n: Int) throws -> (values: [Float], vectors: [Float]) {
-    precondition(a.count == n * n, "symmetricEigen: \(a.count) values for a \(n)×\(n) matrix")
+    check(a.count == n * n, "symmetricEigen: \(a.count) values for a \(n)×\(n) matrix")
     if n == 0 { return ([], []) }
     // Symmetric: row-major equals column-major; LAPACK's column eigenvectors are our rows.
     var m = a
@@ -76,7 +76,7 @@ extension Tensor {
   /// Singular values (descending) of a 2-D tensor, differentiable: ∂σᵢ/∂A = uᵢ vᵢᵀ
   /// (valid where the singular values are distinct, as they are almost surely for real data).
   public func singularValues() throws -> Tensor {
-    precondition(rank == 2, "singularValues: needs a 2-D tensor, got shape \(shape)")
+    check(rank == 2, "singularValues: needs a 2-D tensor, got shape \(shape)")
     let m = shape[0], n = shape[1]
     let (u, s, vt) = try LinearAlgebra.svd(data, rows: m, cols: n)
     let k = s.count

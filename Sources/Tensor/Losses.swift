@@ -5,10 +5,10 @@ import Foundation
 extension Tensor {
   /// Mean cross-entropy of `logits` [N, K] against class indices `labels` (N of them).
   public static func crossEntropy(logits: Tensor, labels: [Int]) -> Tensor {
-    precondition(logits.rank == 2, "crossEntropy: logits must be [N, K], got shape \(logits.shape)")
+    check(logits.rank == 2, "crossEntropy: logits must be [N, K], got shape \(logits.shape)")
     let n = logits.shape[0], k = logits.shape[1]
-    precondition(labels.count == n, "crossEntropy: \(labels.count) labels for logits of shape \(logits.shape)")
-    for l in labels { precondition(l >= 0 && l < k, "crossEntropy: label \(l) out of range for \(k) classes") }
+    check(labels.count == n, "crossEntropy: \(labels.count) labels for logits of shape \(logits.shape)")
+    for l in labels { check(l >= 0 && l < k, "crossEntropy: label \(l) out of range for \(k) classes") }
     var probs = [Float](repeating: 0, count: n * k)
     var loss: Double = 0
     logits.data.withUnsafeBufferPointer { px in
@@ -32,7 +32,7 @@ extension Tensor {
 
   /// Mean over all elements of (a − b)².
   public static func mse(_ a: Tensor, _ b: Tensor) -> Tensor {
-    precondition(a.shape == b.shape, "mse: shapes \(a.shape) and \(b.shape) differ")
+    check(a.shape == b.shape, "mse: shapes \(a.shape) and \(b.shape) differ")
     let av = a.data, bv = b.data
     var s: Double = 0
     for i in 0..<av.count { let d = Double(av[i] - bv[i]); s += d * d }
@@ -47,7 +47,7 @@ extension Tensor {
   /// Mean over rows of KL(p ‖ q) = Σ p (log p − log q), with p = softmax(`pLogits`) and
   /// q = softmax(`qLogits`), both [N, K]. Gradients flow into both.
   public static func klDivergence(pLogits: Tensor, qLogits: Tensor) -> Tensor {
-    precondition(pLogits.shape == qLogits.shape && pLogits.rank == 2,
+    check(pLogits.shape == qLogits.shape && pLogits.rank == 2,
                  "klDivergence: logits must be two [N, K] tensors of one shape, got \(pLogits.shape) and \(qLogits.shape)")
     let n = pLogits.shape[0], k = pLogits.shape[1]
     var logP = [Float](repeating: 0, count: n * k), logQ = logP

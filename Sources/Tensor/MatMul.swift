@@ -4,17 +4,17 @@ extension Tensor {
   /// a [M,K] × b [K,N] (or their transposes) → [M,N]; also batched: a [B,M,K] × b [B,K,N].
   /// A 3-D `a` times a 2-D `b` multiplies every batch by the same `b`.
   public static func matmul(_ a: Tensor, _ b: Tensor, transposeA: Bool = false, transposeB: Bool = false) -> Tensor {
-    precondition(
+    check(
       (a.rank == 2 || a.rank == 3) && (b.rank == 2 || b.rank == 3) && !(a.rank == 2 && b.rank == 3),
       "matmul: unsupported ranks, shapes \(a.shape) and \(b.shape)")
     let batch = a.rank == 3 ? a.shape[0] : 1
     if b.rank == 3 {
-      precondition(b.shape[0] == batch, "matmul: batch sizes differ, shapes \(a.shape) and \(b.shape)")
+      check(b.shape[0] == batch, "matmul: batch sizes differ, shapes \(a.shape) and \(b.shape)")
     }
     let ar = a.shape.suffix(2), br = b.shape.suffix(2)
     let m = transposeA ? ar.last! : ar.first!, k = transposeA ? ar.first! : ar.last!
     let kb = transposeB ? br.last! : br.first!, n = transposeB ? br.first! : br.last!
-    precondition(k == kb, "matmul: inner dimensions differ, shapes \(a.shape) and \(b.shape) (transposeA \(transposeA), transposeB \(transposeB))")
+    check(k == kb, "matmul: inner dimensions differ, shapes \(a.shape) and \(b.shape) (transposeA \(transposeA), transposeB \(transposeB))")
     // A 3-D a with a shared 2-D b and no transpose on a is one tall GEMM.
     let fold = a.rank == 3 && b.rank == 2 && !transposeA
     let bStride = b.rank == 3 ? k * n : 0
@@ -86,10 +86,10 @@ extension Tensor {
 
   /// Fully connected layer: x [..., in] · weightᵀ [out, in] + bias [out] → [..., out].
   public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    precondition(weight.rank == 2, "linear: weight must be [out, in], got shape \(weight.shape)")
+    check(weight.rank == 2, "linear: weight must be [out, in], got shape \(weight.shape)")
     let inF = weight.shape[1], outF = weight.shape[0]
-    precondition(x.rank >= 1 && x.shape.last! == inF, "linear: input shape \(x.shape) does not end in \(inF) (weight \(weight.shape))")
-    if let bias { precondition(bias.shape == [outF], "linear: bias shape \(bias.shape), expected [\(outF)]") }
+    check(x.rank >= 1 && x.shape.last! == inF, "linear: input shape \(x.shape) does not end in \(inF) (weight \(weight.shape))")
+    if let bias { check(bias.shape == [outF], "linear: bias shape \(bias.shape), expected [\(outF)]") }
     let rows = x.count / max(inF, 1)
     var y = [Float](repeating: 0, count: rows * outF)
     if let bias {

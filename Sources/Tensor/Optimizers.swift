@@ -130,7 +130,7 @@ public final class SGD: BufferedOptimizer, Optimizer {
 public struct StepLR: Sendable {
   public let baseRate: Float, stepSize: Int, gamma: Float
   public init(baseRate: Float, stepSize: Int, gamma: Float = 0.1) {
-    precondition(stepSize >= 1, "StepLR: stepSize must be >= 1, got \(stepSize)")
+    check(stepSize >= 1, "StepLR: stepSize must be >= 1, got \(stepSize)")
     self.baseRate = baseRate
     self.stepSize = stepSize
     self.gamma = gamma

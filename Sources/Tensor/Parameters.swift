@@ -17,7 +17,7 @@ public final class ParameterStore {
   /// Registers `tensor` under `name` and marks it trainable. Names are unique.
   @discardableResult
   public func add(_ name: String, _ tensor: Tensor) -> Tensor {
-    precondition(byName[name] == nil, "ParameterStore: parameter '\(name)' registered twice")
+    check(byName[name] == nil, "ParameterStore: parameter '\(name)' registered twice")
     tensor.requiresGrad = true
     names.append(name)
     byName[name] = tensor
@@ -30,7 +30,7 @@ public final class ParameterStore {
   /// linear [out, in] and conv [out, in, kh, kw] weights.
   @discardableResult
   public func xavierUniform(_ name: String, _ shape: [Int], gain: Float = 1, rng: inout RNG) -> Tensor {
-    precondition(shape.count >= 2, "xavierUniform: '\(name)' needs at least 2 dimensions, got \(shape)")
+    check(shape.count >= 2, "xavierUniform: '\(name)' needs at least 2 dimensions, got \(shape)")
     let receptive = shape.dropFirst(2).reduce(1, *)
     let fanIn = shape[1] * receptive, fanOut = shape[0] * receptive
     let bound = gain * (6 / Float(fanIn + fanOut)).squareRoot()

@@ -19,9 +19,9 @@ struct PoolWindows {
 
 extension Tensor {
   public func avgPool2d(kernel: Int, stride: Int? = nil) -> Tensor {
-    precondition(rank == 4, "avgPool2d: input must be [N, C, H, W], got shape \(shape)")
+    check(rank == 4, "avgPool2d: input must be [N, C, H, W], got shape \(shape)")
     let s = stride ?? kernel
-    precondition(kernel >= 1 && s >= 1 && shape[2] >= kernel && shape[3] >= kernel,
+    check(kernel >= 1 && s >= 1 && shape[2] >= kernel && shape[3] >= kernel,
                  "avgPool2d: kernel \(kernel), stride \(s) do not fit input shape \(shape)")
     return windowAverage(
       rows: .fixed(input: shape[2], kernel: kernel, stride: s),
@@ -29,8 +29,8 @@ extension Tensor {
   }
 
   public func adaptiveAvgPool2d(outputHeight: Int, outputWidth: Int) -> Tensor {
-    precondition(rank == 4, "adaptiveAvgPool2d: input must be [N, C, H, W], got shape \(shape)")
-    precondition(outputHeight >= 1 && outputWidth >= 1, "adaptiveAvgPool2d: output size must be positive")
+    check(rank == 4, "adaptiveAvgPool2d: input must be [N, C, H, W], got shape \(shape)")
+    check(outputHeight >= 1 && outputWidth >= 1, "adaptiveAvgPool2d: output size must be positive")
     return windowAverage(
       rows: .adaptive(input: shape[2], output: outputHeight),
       cols: .adaptive(input: shape[3], output: outputWidth), op: "adaptive_avg_pool2d")

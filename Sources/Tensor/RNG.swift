@@ -40,7 +40,7 @@ public struct RNG: Sendable, Equatable {
   /// Uniform integer in 0..<n.
   @inlinable
   public mutating func int(below n: Int) -> Int {
-    precondition(n > 0, "RNG.int(below:): n must be positive, got \(n)")
+    check(n > 0, "RNG.int(below:): n must be positive, got \(n)")
     return Int(next() % UInt64(n))
   }
 

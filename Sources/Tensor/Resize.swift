@@ -25,8 +25,8 @@ struct LinearTaps {
 extension Tensor {
   /// [N, C, H, W] → [N, C, height, width] by bilinear interpolation.
   public func resizeBilinear(height: Int, width: Int, alignCorners: Bool = false) -> Tensor {
-    precondition(rank == 4, "resizeBilinear: input must be [N, C, H, W], got shape \(shape)")
-    precondition(height >= 1 && width >= 1, "resizeBilinear: output size \(height)×\(width) must be positive")
+    check(rank == 4, "resizeBilinear: input must be [N, C, H, W], got shape \(shape)")
+    check(height >= 1 && width >= 1, "resizeBilinear: output size \(height)×\(width) must be positive")
     let planes = shape[0] * shape[1], h = shape[2], w = shape[3]
     let ty = LinearTaps(input: h, output: height, alignCorners: alignCorners)
     let tx = LinearTaps(input: w, output: width, alignCorners: alignCorners)

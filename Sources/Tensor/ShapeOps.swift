@@ -6,10 +6,10 @@ extension Tensor {
     var s = newShape
     if let i = s.firstIndex(of: -1) {
       let known = s.enumerated().filter { $0.offset != i }.map(\.element).product
-      precondition(known > 0 && count % known == 0, "reshape: cannot infer -1 in \(newShape) from shape \(shape)")
+      check(known > 0 && count % known == 0, "reshape: cannot infer -1 in \(newShape) from shape \(shape)")
       s[i] = count / known
     }
-    precondition(s.product == count, "reshape: shape \(shape) (\(count) elements) cannot become \(newShape)")
+    check(s.product == count, "reshape: shape \(shape) (\(count) elements) cannot become \(newShape)")
     return Tensor.record(Tensor(shape: s, data: data), op: "reshape", [self]) { g in
       self.accumulateGrad { gx in for i in 0..<gx.count { gx[i] += g[i] } }
     }
@@ -17,7 +17,7 @@ extension Tensor {
 
   /// Reorders dimensions: output dimension i is input dimension `dims[i]`.
   public func permuted(_ dims: [Int]) -> Tensor {
-    precondition(
+    check(
       dims.count == rank && Set(dims) == Set(0..<rank),
       "permute: \(dims) is not a permutation of the \(rank) dimensions of shape \(shape)")
     let outShape = dims.map { shape[$0] }
@@ -44,7 +44,7 @@ extension Tensor {
   /// Elements `range` along `axis`.
   public func slice(axis: Int, _ range: Range<Int>) -> Tensor {
     let ax = normalizeAxis(axis, rank: rank, op: "slice")
-    precondition(
+    check(
       range.lowerBound >= 0 && range.upperBound <= shape[ax],
       "slice: range \(range) out of bounds for axis \(ax) of shape \(shape)")
     let outer = shape[..<ax].reduce(1, *), inner = shape[(ax + 1)...].reduce(1, *)
@@ -69,15 +69,15 @@ extension Tensor {
 
   /// Joins tensors along `axis`; all other dimensions must agree.
   public static func concat(_ xs: [Tensor], axis: Int) -> Tensor {
-    precondition(!xs.isEmpty, "concat: no tensors")
+    check(!xs.isEmpty, "concat: no tensors")
     let r = xs[0].rank
     let ax = normalizeAxis(axis, rank: r, op: "concat")
     for t in xs {
       var a = t.shape, b = xs[0].shape
-      precondition(a.count == r, "concat: shapes \(xs[0].shape) and \(t.shape) differ in rank")
+      check(a.count == r, "concat: shapes \(xs[0].shape) and \(t.shape) differ in rank")
       a[ax] = 0
       b[ax] = 0
-      precondition(a == b, "concat: shapes \(xs[0].shape) and \(t.shape) differ outside axis \(ax)")
+      check(a == b, "concat: shapes \(xs[0].shape) and \(t.shape) differ outside axis \(ax)")
     }
     let outer = xs[0].shape[..<ax].reduce(1, *), inner = xs[0].shape[(ax + 1)...].reduce(1, *)
     let sizes = xs.map { $0.shape[ax] }
@@ -112,9 +112,9 @@ extension Tensor {
 
   /// Rows `indices` of a 2-D table [N, D] → [indices.count, D] (embedding lookup).
   public func gatherRows(_ indices: [Int]) -> Tensor {
-    precondition(rank == 2, "gatherRows: table must be 2-D, got shape \(shape)")
+    check(rank == 2, "gatherRows: table must be 2-D, got shape \(shape)")
     let n = shape[0], d = shape[1]
-    for i in indices { precondition(i >= 0 && i < n, "gatherRows: index \(i) out of range for \(n) rows") }
+    for i in indices { check(i >= 0 && i < n, "gatherRows: index \(i) out of range for \(n) rows") }
     let x = data
     var y = [Float](repeating: 0, count: indices.count * d)
     for (r, i) in indices.enumerated() { for j in 0..<d { y[r * d + j] = x[i * d + j] } }

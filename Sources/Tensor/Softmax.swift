@@ -29,7 +29,7 @@ func logSumExpRow(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 
 extension Tensor {
   public func softmax() -> Tensor {
-    precondition(rank >= 1, "softmax: needs at least one dimension, got shape \(shape)")
+    check(rank >= 1, "softmax: needs at least one dimension, got shape \(shape)")
     let n = shape.last!, rows = count / max(n, 1)
     var y = [Float](repeating: 0, count: count)
     data.withUnsafeBufferPointer { px in
@@ -54,7 +54,7 @@ extension Tensor {
   }
 
   public func logSoftmax() -> Tensor {
-    precondition(rank >= 1, "logSoftmax: needs at least one dimension, got shape \(shape)")
+    check(rank >= 1, "logSoftmax: needs at least one dimension, got shape \(shape)")
     let n = shape.last!, rows = count / max(n, 1)
     var y = [Float](repeating: 0, count: count)
     data.withUnsafeBufferPointer { px in

@@ -15,8 +15,8 @@ public final class Tensor {
   var node: Node?
 
   public init(shape: [Int], data: [Float], requiresGrad: Bool = false) {
-    precondition(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
-    precondition(
+    check(shape.allSatisfy { $0 >= 0 }, "Tensor: negative dimension in shape \(shape)")
+    check(
       shape.product == data.count,
       "Tensor: shape \(shape) holds \(shape.product) elements but data has \(data.count)")
     self.shape = shape
@@ -53,7 +53,7 @@ public final class Tensor {
 
   /// The single value of a one-element tensor.
   public var item: Float {
-    precondition(data.count == 1, "item: tensor of shape \(shape) has \(data.count) elements, expected 1")
+    check(data.count == 1, "item: tensor of shape \(shape) has \(data.count) elements, expected 1")
     return data[0]
   }
 
@@ -65,7 +65,7 @@ public final class Tensor {
 
   /// Replaces the values in place (e.g. optimiser updates); the shape must match.
   public func assign(_ values: [Float]) {
-    precondition(values.count == data.count, "assign: \(values.count) values for tensor of shape \(shape)")
+    check(values.count == data.count, "assign: \(values.count) values for tensor of shape \(shape)")
     data = values
   }
 
@@ -80,7 +80,7 @@ public final class Tensor {
 
   /// In-place shape change of the same element count; used by views of parameters at load time.
   func setShape(_ newShape: [Int]) {
-    precondition(newShape.product == data.count, "setShape: \(newShape) does not hold \(data.count) elements")
+    check(newShape.product == data.count, "setShape: \(newShape) does not hold \(data.count) elements")
     shape = newShape
   }
 }
@@ -101,7 +101,7 @@ extension Array where Element == Int {
 
 func normalizeAxis(_ axis: Int, rank: Int, op: String) -> Int {
   let a = axis < 0 ? axis + rank : axis
-  precondition(a >= 0 && a < Swift.max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
+  check(a >= 0 && a < Swift.max(rank, 1), "\(op): axis \(axis) out of range for rank \(rank)")
   return a
 }
 

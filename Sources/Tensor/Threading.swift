@@ -20,7 +20,7 @@ public enum Threading {
 
   /// Sets our parallel-for width and OpenBLAS's thread count together.
   public static func setThreads(_ n: Int) {
-    precondition(n >= 1, "Threading.setThreads: thread count must be >= 1, got \(n)")
+    check(n >= 1, "Threading.setThreads: thread count must be >= 1, got \(n)")
     _threads = n
     openblas_set_num_threads(Int32(n))
   }

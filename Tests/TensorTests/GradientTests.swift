@@ -151,6 +151,10 @@ struct GradientTests {
       var rng = RNG(seed: 3)
       return Tensor.attention(q: xs[0], k: xs[1], v: xs[2], heads: 2, dropout: 0.25, rng: &rng)
     }
+    // q, k and v all one tensor: each role's gradient must be added.
+    checkGradient("self_attention_shared_input", [randn([1, 5, 8], seed: 43)]) {
+      Tensor.attention(q: $0[0], k: $0[0], v: $0[0], heads: 2)
+    }
   }
 
   @Test func losses() {

@@ -1,0 +1,126 @@
+import Foundation
+import Testing
+
+@testable import Tensor
+
+@Suite("Engine: parameters, schedules, threading, determinism, linear algebra")
+struct EngineTests {
+  @Test func parameterStoreKeepsNamesAndOrder() {
+    var rng = RNG(seed: 1)
+    let store = ParameterStore()
+    store.xavierUniform("a.weight", [4, 6], rng: &rng)
+    store.zeros("a.bias", [4])
+    store.normal("b.embed", [3, 2], std: 0.02, rng: &rng)
+    #expect(store.names == ["a.weight", "a.bias", "b.embed"])
+    #expect(store.totalElements == 24 + 4 + 6)
+    let bound = (6 / Float(4 + 6)).squareRoot()
+    #expect(store["a.weight"]!.data.allSatisfy { abs($0) <= bound })
+    #expect(store["a.bias"]!.data.allSatisfy { $0 == 0 })
+    #expect(store.tensors.allSatisfy { $0.requiresGrad })
+  }
+
+  @Test func clipGradNormScalesToMaxNorm() {
+    let store = ParameterStore()
+    let a = store.zeros("a", [2]), b = store.zeros("b", [1])
+    a.grad = [3, 0]
+    b.grad = [4]
+    let before = store.clipGradNorm(1)
+    #expect(abs(before - 5) < 1e-6)
+    #expect(abs(store.gradNorm() - 1) < 1e-5)
+    #expect(abs(a.grad![0] - 0.6) < 1e-5 && abs(b.grad![0] - 0.8) < 1e-5)
+    #expect(abs(store.clipGradNorm(10) - 1) < 1e-5)  // below the limit: untouched
+    #expect(abs(a.grad![0] - 0.6) < 1e-5)
+  }
+
+  @Test func stepLR() {
+    let s = StepLR(baseRate: 1e-4, stepSize: 800, gamma: 0.1)
+    #expect(s.rate(epoch: 0) == 1e-4)
+    #expect(s.rate(epoch: 799) == 1e-4)
+    #expect(abs(s.rate(epoch: 800) - 1e-5) < 1e-12)
+  }
+
+  @Test func optimizerStateRoundTrip() throws {
+    var rng = RNG(seed: 3)
+    func make() -> (ParameterStore, AdamW) {
+      let s = ParameterStore()
+      s.add("w", Tensor(shape: [3], data: [0.5, -1, 2]))
+      return (s, AdamW(params: s, learningRate: 0.1))
+    }
+    let (s1, o1) = make(), (s2, o2) = make()
+    for _ in 0..<3 { s1["w"]!.grad = (0..<3).map { _ in rng.normal() }; o1.step() }
+    s2["w"]!.assign(s1["w"]!.data)
+    try o2.loadStateDict(o1.stateDict())
+    let g: [Float] = [0.3, -0.2, 0.1]
+    s1["w"]!.grad = g; s2["w"]!.grad = g
+    o1.step(); o2.step()
+    #expect(s1["w"]!.data == s2["w"]!.data)
+    #expect(o2.stepCount == 4)
+    #expect(throws: OptimizerStateError.self) { try o2.loadStateDict(["__step__": [1], "w.exp_avg": [1, 2]]) }
+  }
+
+  @Test func svdKnownValues() throws {
+    let s = try LinearAlgebra.svd([3, 0, 0, 4], rows: 2, cols: 2).s
+    #expect(s == [4, 3])
+    // A = U·diag(S)·Vᵀ reconstructs a random matrix.
+    let a = randn([5, 3], seed: 4).data
+    let (u, sv, vt) = try LinearAlgebra.svd(a, rows: 5, cols: 3)
+    var rec = [Float](repeating: 0, count: 15)
+    for r in 0..<5 { for c in 0..<3 { for i in 0..<3 { rec[r * 3 + c] += u[r * 3 + i] * sv[i] * vt[i * 3 + c] } } }
+    expectClose(rec, a, "U·S·Vᵀ")
+  }
+
+  @Test func symmetricEigen() throws {
+    let (values, vectors) = try LinearAlgebra.symmetricEigen([2, 1, 1, 2], n: 2)
+    expectClose(values, [1, 3], "eigenvalues")
+    // Row 1 (eigenvalue 3) is ±(1, 1)/√2.
+    #expect(abs(abs(vectors[2]) - 0.70710677) < 1e-5 && abs(vectors[2] - vectors[3]) < 1e-5)
+  }
+
+  @Test func rngIsReproducibleAndPermutes() {
+    var a = RNG(seed: 42), b = RNG(seed: 42), c = RNG(seed: 43)
+    let xs = (0..<5).map { _ in a.next() }
+    #expect(xs == (0..<5).map { _ in b.next() })
+    #expect(xs != (0..<5).map { _ in c.next() })
+    var p = RNG(seed: 1)
+    #expect(p.permutation(50).sorted() == Array(0..<50))
+    var n = RNG(seed: 2)
+    let normals = (0..<20000).map { _ in n.normal() }
+    let mean = normals.reduce(0, +) / 20000
+    let variance = normals.map { ($0 - mean) * ($0 - mean) }.reduce(0, +) / 20000
+    #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.05)
+  }
+
+  @Test func parallelForVisitsEveryIndexOnce() {
+    var hits = [Int](repeating: 0, count: 1000)
+    hits.withUnsafeMutableBufferPointer { h in
+      Threading.parallelFor(1000, grain: 7) { r in for i in r { h[i] += 1 } }
+    }
+    #expect(hits.allSatisfy { $0 == 1 })
+  }
+
+  @Test func backwardIsBitIdenticalAcrossRuns() {
+    func run() -> [Float] {
+      let x = randn([2, 3, 8, 8], seed: 9), w = randn([4, 3, 3, 3], seed: 10)
+      x.requiresGrad = true; w.requiresGrad = true
+      let y = Tensor.conv2d(x, weight: w, bias: nil, padding: Padding2d(1)).relu()
+      let t = y.reshaped([2, 4, 64]).transposed()
+      Tensor.attention(q: t, k: t, v: t, heads: 2).sum().backward()
+      return w.grad! + x.grad!
+    }
+    #expect(run() == run())
+  }
+
+  @Test func noGradModeRecordsNothing() {
+    let x = randn([3], seed: 1)
+    x.requiresGrad = true
+    let y = GradMode.withoutGrad { (x * 2).sum() }
+    #expect(!y.requiresGrad)
+    #expect(GradMode.isEnabled)
+  }
+
+  @Test func openBLASCoreTypeFromFlags() {
+    #expect(NativeTuning.preferredCoreType(cpuFlags: ["avx512f", "avx512bw", "avx512dq", "avx512vl", "avx512cd", "avx2", "fma"]) == "SkylakeX")
+    #expect(NativeTuning.preferredCoreType(cpuFlags: ["avx2", "fma", "avx"]) == "Haswell")
+    #expect(NativeTuning.preferredCoreType(cpuFlags: ["sse4_2"]) == nil)
+  }
+}

@@ -1,0 +1,73 @@
+import Testing
+
+@testable import Tensor
+
+/// Fused kernels against plain versions composed of simpler ops (forward and every gradient).
+@Suite("Fused kernels match plain versions")
+struct FusedKernelTests {
+  /// Runs `f` on fresh copies of `inputs` with seed `w`; returns output and input gradients.
+  func run(_ inputs: [Tensor], _ f: ([Tensor]) -> Tensor) -> ([Float], [[Float]]) {
+    let xs = inputs.map { Tensor(shape: $0.shape, data: $0.data, requiresGrad: true) }
+    let y = f(xs)
+    var rng = RNG(seed: 5)
+    y.backward(seed: (0..<y.count).map { _ in rng.uniform(-1, 1) })
+    return (y.data, xs.map { $0.grad! })
+  }
+
+  @Test func attentionFusedVsComposed() {
+    let inputs = [randn([2, 6, 16], seed: 1), randn([2, 9, 16], seed: 2), randn([2, 9, 8], seed: 3)]
+    let fused = run(inputs) { Tensor.attention(q: $0[0], k: $0[1], v: $0[2], heads: 4) }
+    let plain = run(inputs) { Tensor.attentionReference(q: $0[0], k: $0[1], v: $0[2], heads: 4) }
+    expectClose(fused.0, plain.0, "attention output")
+    for (i, name) in ["dq", "dk", "dv"].enumerated() { expectClose(fused.1[i], plain.1[i], name) }
+  }
+
+  @Test func depthwiseVsIm2col() {
+    let inputs = [randn([2, 6, 9, 8], seed: 4), randn([6, 1, 3, 3], seed: 5), randn([6], seed: 6)]
+    for stride in [1, 2] {
+      let fused = run(inputs) { Tensor.conv2d($0[0], weight: $0[1], bias: $0[2], stride: stride, padding: Padding2d(1), groups: 6) }
+      let plain = run(inputs) { Tensor.conv2dReference($0[0], weight: $0[1], bias: $0[2], stride: stride, padding: Padding2d(1), groups: 6) }
+      expectClose(fused.0, plain.0, "depthwise output stride \(stride)")
+      for (i, name) in ["dx", "dw", "db"].enumerated() { expectClose(fused.1[i], plain.1[i], "\(name) stride \(stride)") }
+    }
+  }
+
+  @Test func layerNormFusedVsComposed() {
+    let inputs = [randn([5, 12], seed: 7, std: 3), randn([12], seed: 8), randn([12], seed: 9)]
+    let fused = run(inputs) { Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) }
+    let plain = run(inputs) { xs in
+      let mu = xs[0].mean(axes: [-1], keepDims: true)
+      let centered = xs[0] - mu
+      let variance = centered.square().mean(axes: [-1], keepDims: true)
+      return centered / (variance + 1e-5).sqrt() * xs[1] + xs[2]
+    }
+    expectClose(fused.0, plain.0, "layer norm output")
+    for (i, name) in ["dx", "dw", "db"].enumerated() { expectClose(fused.1[i], plain.1[i], atol: 1e-4, name) }
+  }
+
+  @Test func linearVsMatmul() {
+    let inputs = [randn([2, 3, 5], seed: 10), randn([4, 5], seed: 11), randn([4], seed: 12)]
+    let fused = run(inputs) { Tensor.linear($0[0], weight: $0[1], bias: $0[2]) }
+    let plain = run(inputs) { Tensor.matmul($0[0], $0[1], transposeB: true) + $0[2] }
+    expectClose(fused.0, plain.0, "linear output")
+    for (i, name) in ["dx", "dw", "db"].enumerated() { expectClose(fused.1[i], plain.1[i], name) }
+  }
+
+  @Test func crossEntropyVsLogSoftmax() {
+    let labels = [2, 0, 1]
+    let inputs = [randn([3, 4], seed: 13, std: 2)]
+    let fused = run(inputs) { Tensor.crossEntropy(logits: $0[0], labels: labels) }
+    let oneHot = Tensor(shape: [3, 4], data: (0..<12).map { labels[$0 / 4] == $0 % 4 ? 1 : 0 })
+    let plain = run(inputs) { -($0[0].logSoftmax() * oneHot).sum() / 3 }
+    expectClose(fused.0, plain.0, "cross entropy")
+    expectClose(fused.1[0], plain.1[0], "d logits")
+  }
+
+  @Test func matmulAgainstNaiveLoops() {
+    let a = randn([7, 5], seed: 14), b = randn([5, 6], seed: 15)
+    let y = Tensor.matmul(a, b)
+    var naive = [Float](repeating: 0, count: 42)
+    for i in 0..<7 { for j in 0..<6 { for k in 0..<5 { naive[i * 6 + j] += a.data[i * 5 + k] * b.data[k * 6 + j] } } }
+    expectClose(y.data, naive, "sgemm vs loops")
+  }
+}

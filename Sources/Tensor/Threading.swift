@@ -16,7 +16,16 @@ public enum Threading {
     return max(1, cores / max(1, local))
   }
 
-  public static var threads: Int { _threads }
+  /// Our kernels' width: the process setting, or a smaller limit set for the current task.
+  public static var threads: Int { min(_threads, threadLimit ?? _threads) }
+
+  @TaskLocal static var threadLimit: Int?
+
+  /// Runs `body` with our kernels limited to `n` threads in this task only (OpenBLAS unchanged):
+  /// lets tests compare thread counts without touching the process-wide setting.
+  public static func withThreadLimit<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+    try $threadLimit.withValue(max(1, n)) { try body() }
+  }
 
   /// Sets our parallel-for width and OpenBLAS's thread count together.
   public static func setThreads(_ n: Int) {

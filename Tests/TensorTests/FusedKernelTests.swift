@@ -71,3 +71,40 @@ struct FusedKernelTests {
     expectClose(y.data, naive, "sgemm vs loops")
   }
 }
+
+@Suite("S6 selective scan")
+struct SelectiveScanTests {
+  /// Inputs in Mamba's ranges: Δ > 0 (softplus output), A < 0.
+  func inputs(bs: Int, len: Int, e: Int, n: Int) -> [Tensor] {
+    var rng = RNG(seed: 77)
+    let delta = Tensor(uniform: [bs, len, e], 0.05, 0.6, rng: &rng)
+    let a = Tensor(uniform: [e, n], -2, -0.2, rng: &rng)
+    return [randn([bs, len, e], seed: 1), delta, a, randn([bs, len, n], seed: 2), randn([bs, len, n], seed: 3), randn([e], seed: 4)]
+  }
+
+  @Test func fusedMatchesPlain() {
+    let xs = inputs(bs: 2, len: 7, e: 5, n: 4)
+    let fused = FusedKernelTests().run(xs) { Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
+    let plain = FusedKernelTests().run(xs) { Tensor.selectiveScanReference(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
+    expectClose(fused.0, plain.0, "y")
+    for (i, name) in ["du", "ddelta", "dA", "dB", "dC", "dD"].enumerated() { expectClose(fused.1[i], plain.1[i], atol: 1e-4, name) }
+  }
+
+  @Test func fusedMatchesFiniteDifferences() {
+    checkGradient("selective_scan", inputs(bs: 2, len: 5, e: 3, n: 4), eps: 1e-3) {
+      Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
+    }
+  }
+
+  @Test func resultDoesNotDependOnThreadCount() {
+    func run(threads: Int) -> [Float] {
+      Threading.withThreadLimit(threads) {
+        FusedKernelTests().run(inputs(bs: 3, len: 6, e: 9, n: 4)) {
+          Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
+        }.1.flatMap { $0 }
+      }
+    }
+    #expect(Threading.withThreadLimit(1) { Threading.threads } == 1)
+    #expect(run(threads: 1) == run(threads: 4))
+  }
+}

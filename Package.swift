@@ -26,6 +26,7 @@ let package = Package(
 
     // MARK: modules
     .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+    .target(name: "Model", dependencies: ["Tensor"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
@@ -35,7 +36,10 @@ let package = Package(
       swiftSettings: swiftSettings),
 
     // MARK: tests
-    .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+    // Helpers shared by the test targets (gradient checker, closeness, random tensors).
+    .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+    .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+    .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"]),
     // Runs the built `iumad` binary as a child process (no module dependency on it).
     .testTarget(name: "CLITests", dependencies: []),
   ],

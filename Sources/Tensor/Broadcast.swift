@@ -105,3 +105,19 @@ extension Tensor {
     binary(a, b, op: "div", /, da: { _, y in 1 / y }, db: { x, y in -x / (y * y) })
   }
 }
+
+extension Tensor {
+  /// Copies along broadcast dimensions to `target` (NumPy rules); the backward sums them back.
+  public func broadcast(to target: [Int]) -> Tensor {
+    if shape == target { return self }
+    let out = broadcastShape(shape, target, op: "broadcast")
+    check(out == target, "broadcast: shape \(shape) cannot be broadcast to \(target)")
+    let sa = broadcastStrides(shape, to: target), zero = [Int](repeating: 0, count: target.count)
+    let x = data
+    var y = [Float](repeating: 0, count: target.product)
+    y.withUnsafeMutableBufferPointer { py in forEachBroadcast(target, sa, zero) { o, i, _ in py[o] = x[i] } }
+    return Tensor.record(Tensor(shape: target, data: y), op: "broadcast", [self]) { g in
+      self.accumulateGrad { gx in forEachBroadcast(target, sa, zero) { o, i, _ in gx[i] += g[o] } }
+    }
+  }
+}

@@ -169,6 +169,7 @@ extension Tensor {
   /// One filter per channel, computed directly (im2col would copy 9× the input for 9 MACs each).
   static func depthwiseConv2d(_ x: Tensor, weight: Tensor, bias: Tensor?, _ geo: ConvGeometry) -> Tensor {
     let hw = geo.ho * geo.wo, kk = geo.kh * geo.kw
+    FLOPCounter.add(2 * geo.n * geo.c * hw * kk)
     var y = [Float](repeating: 0, count: geo.n * geo.o * hw)
     let xv = x.data, wv = weight.data
     xv.withUnsafeBufferPointer { px in
@@ -200,6 +201,7 @@ extension Tensor {
     }
     let parents = [x, weight] + (bias.map { [$0] } ?? [])
     return record(Tensor(shape: [geo.n, geo.o, geo.ho, geo.wo], data: y), op: "depthwise_conv2d", parents) { g in
+      FLOPCounter.add(4 * geo.n * geo.c * hw * kk)
       g.withUnsafeBufferPointer { pg in
         xv.withUnsafeBufferPointer { px in
           wv.withUnsafeBufferPointer { pw in

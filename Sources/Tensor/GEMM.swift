@@ -11,6 +11,7 @@ public func sgemm(
   beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
 ) {
   if m == 0 || n == 0 { return }
+  FLOPCounter.add(2 * m * n * k)
   if k == 0 {
     if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 {
       for i in 0..<(m * n) { c[i] *= beta }
@@ -23,4 +24,24 @@ public func sgemm(
     a, Int32(lda ?? (transA ? m : k)),
     b, Int32(ldb ?? (transB ? k : n)),
     beta, c, Int32(ldc ?? n))
+}
+
+/// Floating-point operations issued by the kernels that count them (GEMM, convolution,
+/// selective scan), for `iumad model summary` and the benchmarks' achieved GFLOP/s.
+/// Counting is off unless a measurement is in progress, so the hot path pays one branch.
+public enum FLOPCounter {
+  nonisolated(unsafe) public static var isCounting = false
+  nonisolated(unsafe) public private(set) static var total: Int = 0
+
+  @inlinable public static func add(_ n: Int) { if isCounting { addSlow(n) } }
+  @usableFromInline static func addSlow(_ n: Int) { total += n }
+
+  /// FLOPs issued while `body` runs (single-threaded callers only: the count is not synchronised).
+  public static func measure(_ body: () throws -> Void) rethrows -> Int {
+    total = 0
+    isCounting = true
+    defer { isCounting = false }
+    try body()
+    return total
+  }
 }

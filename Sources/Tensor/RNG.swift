@@ -13,6 +13,14 @@ public struct RNG: Sendable, Equatable {
     _ = next()
   }
 
+  /// A generator for a named sub-stream (FNV-1a of the name): modules drawing from their own
+  /// stream keep their initial values when other modules are added or removed.
+  public init(seed: UInt64, name: String) {
+    var h: UInt64 = 0xCBF2_9CE4_8422_2325
+    for byte in name.utf8 { h = (h ^ UInt64(byte)) &* 0x100_0000_01B3 }
+    self.init(seed: seed, stream: h)
+  }
+
   @inlinable
   public mutating func next() -> UInt64 {
     state &+= 0x9E37_79B9_7F4A_7C15

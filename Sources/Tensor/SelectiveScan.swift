@@ -21,6 +21,7 @@ extension Tensor {
           "selectiveScan: B \(b.shape) and C \(c.shape) must be [\(bs), \(len), \(n)]")
     check(d.shape == [e], "selectiveScan: D shape \(d.shape) must be [\(e)]")
     let uv = u.data, dv = delta.data, av = a.data, bv = b.data, cv = c.data, Dv = d.data
+    FLOPCounter.add(6 * bs * len * e * n)
     var y = [Float](repeating: 0, count: bs * len * e)
     var hs = [Float](repeating: 0, count: bs * len * e * n)
     y.withUnsafeMutableBufferPointer { py in
@@ -54,6 +55,7 @@ extension Tensor {
       }
     }
     return record(Tensor(shape: [bs, len, e], data: y), op: "selective_scan", [u, delta, a, b, c, d]) { gy in
+      FLOPCounter.add(16 * bs * len * e * n)
       var gu = [Float](repeating: 0, count: uv.count), gdelta = gu
       var gb = [Float](repeating: 0, count: bv.count), gc = gb
       // Per-batch partials for the parameters shared across the batch.

@@ -110,18 +110,42 @@ extension Tensor {
     }
   }
 
+  /// Entries `indices` along `axis`, in that order (repeats allowed): a gather whose backward
+  /// scatter-adds. Token permutations (ES2D) and embedding lookups both use it.
+  public func select(axis: Int, _ indices: [Int]) -> Tensor {
+    let ax = normalizeAxis(axis, rank: rank, op: "select")
+    let n = shape[ax]
+    for i in indices { check(i >= 0 && i < n, "select: index \(i) out of range for axis \(ax) of shape \(shape)") }
+    let outer = shape[..<ax].reduce(1, *), inner = shape[(ax + 1)...].reduce(1, *), m = indices.count
+    var outShape = shape
+    outShape[ax] = m
+    let x = data
+    var y = [Float](repeating: 0, count: outer * m * inner)
+    y.withUnsafeMutableBufferPointer { py in
+      x.withUnsafeBufferPointer { px in
+        for o in 0..<outer {
+          for (r, i) in indices.enumerated() {
+            let src = (o * n + i) * inner, dst = (o * m + r) * inner
+            for j in 0..<inner { py[dst + j] = px[src + j] }
+          }
+        }
+      }
+    }
+    return Tensor.record(Tensor(shape: outShape, data: y), op: "select", [self]) { g in
+      self.accumulateGrad { gx in
+        for o in 0..<outer {
+          for (r, i) in indices.enumerated() {
+            let src = (o * n + i) * inner, dst = (o * m + r) * inner
+            for j in 0..<inner { gx[src + j] += g[dst + j] }
+          }
+        }
+      }
+    }
+  }
+
   /// Rows `indices` of a 2-D table [N, D] → [indices.count, D] (embedding lookup).
   public func gatherRows(_ indices: [Int]) -> Tensor {
     check(rank == 2, "gatherRows: table must be 2-D, got shape \(shape)")
-    let n = shape[0], d = shape[1]
-    for i in indices { check(i >= 0 && i < n, "gatherRows: index \(i) out of range for \(n) rows") }
-    let x = data
-    var y = [Float](repeating: 0, count: indices.count * d)
-    for (r, i) in indices.enumerated() { for j in 0..<d { y[r * d + j] = x[i * d + j] } }
-    return Tensor.record(Tensor(shape: [indices.count, d], data: y), op: "gather_rows", [self]) { g in
-      self.accumulateGrad { gx in
-        for (r, i) in indices.enumerated() { for j in 0..<d { gx[i * d + j] += g[r * d + j] } }
-      }
-    }
+    return select(axis: 0, indices)
   }
 }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Tensor
+import TestSupport
 
 @Suite("Engine: parameters, schedules, threading, determinism, linear algebra")
 struct EngineTests {

@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Tensor
+import TestSupport
 
 /// Fused kernels against plain versions composed of simpler ops (forward and every gradient).
 @Suite("Fused kernels match plain versions")

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Tensor
+import TestSupport
 
 /// A finite-difference check for every differentiable op of the engine.
 @Suite("Gradients by finite differences")
@@ -41,6 +42,7 @@ struct GradientTests {
     checkGradient("sub", [a, b]) { $0[0] - $0[1] }
     checkGradient("mul", [a, b]) { $0[0] * $0[1] }
     checkGradient("div", [a, denom], eps: 1e-3) { $0[0] / $0[1] }
+    checkGradient("broadcast_to", [b]) { $0[0].broadcast(to: [2, 3, 4]) }
     checkGradient("add_same_shape", [a, randn([2, 3, 4], seed: 4)]) { $0[0] + $0[1] }
     checkGradient("mul_same_shape", [a, randn([2, 3, 4], seed: 5)]) { $0[0] * $0[1] }
   }
@@ -62,6 +64,7 @@ struct GradientTests {
     checkGradient("slice", [x]) { $0[0].slice(axis: 1, 1..<3) }
     checkGradient("concat", [x, randn([2, 2, 4], seed: 9)]) { Tensor.concat([$0[0], $0[1], $0[0]], axis: 1) }
     checkGradient("gather_rows", [randn([5, 3], seed: 10)]) { $0[0].gatherRows([4, 0, 4, 2]) }
+    checkGradient("select_axis1", [x]) { $0[0].select(axis: 1, [2, 0, 2]) }
   }
 
   // MARK: products
@@ -189,11 +192,11 @@ struct GradientCheckerTests {
     // sin with the derivative of cos: the checker must notice.
     let x = randn([2, 3], seed: 42)
     let wrong = gradientMismatch("wrong", [x], eps: 1e-2, atol: 2e-3, rtol: 2e-2, maxChecks: 48) {
-      $0[0].map(op: "wrong_sin", { Foundation.sin($0) }, derivative: { x, _ in -Foundation.sin(x) })
+      x.map(op: "wrong_sin", { Foundation.sin($0) }, derivative: { x, _ in -Foundation.sin(x) })
     }
     #expect(wrong != nil)
     let right = gradientMismatch("right", [x], eps: 1e-2, atol: 2e-3, rtol: 2e-2, maxChecks: 48) {
-      $0[0].map(op: "sin", { Foundation.sin($0) }, derivative: { x, _ in Foundation.cos(x) })
+      x.map(op: "sin", { Foundation.sin($0) }, derivative: { x, _ in Foundation.cos(x) })
     }
     #expect(right == nil)
   }

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Tensor
+import TestSupport
 
 /// Forward values against NumPy (Scripts/make_fixtures_tensor.py → Tests/Fixtures/tensor).
 @Suite("Forward values against NumPy references")

@@ -1,0 +1,127 @@
+import Foundation
+import Tensor
+
+// MARK: MRN — one UniAD/IUF reconstruction transformer per modality (SPEC §6.2)
+
+/// Post-norm encoder layer whose query is modulated by the Mamba condition c_i.
+struct EncoderLayer {
+  let attn: MultiheadAttention
+  let linear1, linear2: Linear
+  let norm1, norm2: LayerNorm
+
+  init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
+    attn = MultiheadAttention(s, "\(p).self_attn", dim: c.hidden, heads: c.heads, attentionDropout: true, rng: &rng)
+    linear1 = Linear(s, "\(p).linear1", c.hidden, c.ffn, rng: &rng)
+    linear2 = Linear(s, "\(p).linear2", c.ffn, c.hidden, rng: &rng)
+    norm1 = LayerNorm(s, "\(p).norm1", c.hidden)
+    norm2 = LayerNorm(s, "\(p).norm2", c.hidden)
+  }
+
+  /// x [B, T, d], pos [T, d], condition [B, T, d] or nil (= 1).
+  /// `ffnOut` receives linear2's output (the projection matrices of §7 are built from it).
+  func callAsFunction(_ x: Tensor, pos: Tensor, condition: Tensor?, _ ctx: inout ForwardContext, ffnOut: inout Tensor?) -> Tensor {
+    let withPos = x + pos
+    let query = condition.map { withPos * $0 } ?? withPos
+    var h = norm1(x + ctx.dropout(attn(query: query, key: withPos, value: x, &ctx)))
+    let f = linear2(ctx.dropout(linear1(h).relu()))
+    ffnOut = f
+    h = norm2(h + ctx.dropout(f))
+    return h
+  }
+}
+
+/// UniAD decoder layer: learned queries attend to the encoder memory, then to the previous
+/// layer's output; post-norm throughout.
+struct DecoderLayer {
+  let queryEmbed: Tensor
+  let selfAttn, crossAttn: MultiheadAttention
+  let linear1, linear2: Linear
+  let norm1, norm2, norm3: LayerNorm
+
+  init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
+    queryEmbed = s.xavierUniform("\(p).query_embed", [c.tokens, c.hidden], rng: &rng)
+    selfAttn = MultiheadAttention(s, "\(p).self_attn", dim: c.hidden, heads: c.heads, attentionDropout: true, rng: &rng)
+    crossAttn = MultiheadAttention(s, "\(p).cross_attn", dim: c.hidden, heads: c.heads, attentionDropout: true, rng: &rng)
+    linear1 = Linear(s, "\(p).linear1", c.hidden, c.ffn, rng: &rng)
+    linear2 = Linear(s, "\(p).linear2", c.ffn, c.hidden, rng: &rng)
+    norm1 = LayerNorm(s, "\(p).norm1", c.hidden)
+    norm2 = LayerNorm(s, "\(p).norm2", c.hidden)
+    norm3 = LayerNorm(s, "\(p).norm3", c.hidden)
+  }
+
+  /// previous: the last decoder output (the memory for the first layer), memory [B, T, d].
+  func callAsFunction(previous: Tensor, memory: Tensor, pos: Tensor, _ ctx: inout ForwardContext, ffnOut: inout Tensor?) -> Tensor {
+    let q = queryEmbed.broadcast(to: [memory.shape[0], queryEmbed.shape[0], queryEmbed.shape[1]])
+    var t = norm1(q + ctx.dropout(selfAttn(query: q + pos, key: memory + pos, value: memory, &ctx)))
+    t = norm2(t + ctx.dropout(crossAttn(query: t + pos, key: previous + pos, value: previous, &ctx)))
+    let f = linear2(ctx.dropout(linear1(t).relu()))
+    ffnOut = f
+    return norm3(t + ctx.dropout(f))
+  }
+}
+
+/// What the MRN of one modality produces.
+public struct ReconstructionOutput {
+  /// R_m [B, T, C_in].
+  public let reconstruction: Tensor
+  /// f^{rec i} [B, T, d], i = 1…L (the shared final norm applied to each decoder layer).
+  public let decoderFeatures: [Tensor]
+  /// linear2 outputs [B, T, d] of every encoder then decoder layer (for §7's projections).
+  public let ffnOutputs: [Tensor]
+}
+
+public struct ReconstructionNetwork {
+  let inputProj, outputProj: Linear
+  let pos: Tensor
+  let encoder: [EncoderLayer]
+  let decoder: [DecoderLayer]
+  let decoderNorm: LayerNorm
+  let config: ModelConfig
+
+  init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
+    config = c
+    inputProj = Linear(s, "\(p).input_proj", c.featureChannels, c.hidden, rng: &rng)
+    pos = s.xavierUniform("\(p).pos_embed", [c.tokens, c.hidden], rng: &rng)
+    encoder = (0..<c.encoderLayers).map { EncoderLayer(s, "\(p).encoder.\($0)", c, rng: &rng) }
+    decoder = (0..<c.decoderLayers).map { DecoderLayer(s, "\(p).decoder.\($0)", c, rng: &rng) }
+    decoderNorm = LayerNorm(s, "\(p).decoder_norm", c.hidden)
+    outputProj = Linear(s, "\(p).output_proj", c.hidden, c.featureChannels, rng: &rng)
+  }
+
+  /// features F_m [B, T, C_in]; conditions: one [B, T, d] per encoder layer, or nil.
+  func callAsFunction(_ features: Tensor, conditions: [Tensor]?, _ ctx: inout ForwardContext) -> ReconstructionOutput {
+    var x = features
+    if ctx.training && ctx.jitter { x = addJitter(x, &ctx.rng) }
+    var h = inputProj(x)
+    var ffn: [Tensor] = []
+    var out: Tensor?
+    for (i, layer) in encoder.enumerated() {
+      h = layer(h, pos: pos, condition: conditions?[i], &ctx, ffnOut: &out)
+      ffn.append(out!)
+    }
+    let memory = h
+    var prev = memory
+    var recs: [Tensor] = []
+    for layer in decoder {
+      prev = layer(previous: prev, memory: memory, pos: pos, &ctx, ffnOut: &out)
+      ffn.append(out!)
+      recs.append(decoderNorm(prev))
+    }
+    return ReconstructionOutput(reconstruction: outputProj(recs.last!), decoderFeatures: recs, ffnOutputs: ffn)
+  }
+
+  /// UniAD's feature jitter: x += ε·(‖x‖₂/C)·scale per token, ε ~ N(0, 1), with probability p.
+  func addJitter(_ x: Tensor, _ rng: inout RNG) -> Tensor {
+    guard rng.uniform() < config.jitterProb else { return x }
+    let c = x.shape[2], rows = x.count / c
+    var noise = [Float](repeating: 0, count: x.count)
+    for r in 0..<rows {
+      var s: Float = 0
+      for j in 0..<c { s += x.data[r * c + j] * x.data[r * c + j] }
+      let scale = s.squareRoot() / Float(c) * config.jitterScale
+      for j in 0..<c { noise[r * c + j] = rng.normal() * scale }
+    }
+    // The jitter is a constant offset: no gradient flows through its scale.
+    return x + Tensor(shape: x.shape, data: noise)
+  }
+}

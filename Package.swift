@@ -30,8 +30,9 @@ let package = Package(
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor",
+        "Tensor", "Model",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Yams", package: "Yams"),
       ],
       swiftSettings: swiftSettings),
 

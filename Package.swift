@@ -11,6 +11,8 @@ let package = Package(
   products: [
     .executable(name: "iumad", targets: ["iumad"]),
     .library(name: "Tensor", targets: ["Tensor"]),
+    .library(name: "ImageIO", targets: ["ImageIO"]),
+    .library(name: "Datasets", targets: ["Datasets"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,16 +28,25 @@ let package = Package(
 
     // MARK: modules
     .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+    .target(name: "ImageIO", dependencies: ["CPNG", "CTIFF"], swiftSettings: swiftSettings),
+    .target(
+      name: "Datasets",
+      dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
         "Tensor",
+        "ImageIO",
+        "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings),
 
     // MARK: tests
     .testTarget(name: "TensorTests", dependencies: ["Tensor"], resources: [.copy("../Fixtures/tensor")]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -30,7 +30,7 @@ public struct Image: Equatable, Sendable {
   public var sizeDescription: String { "\(width)x\(height)" }
 
   @inlinable
-  public subscript(x: Int, y: Int, c: Int) -> Float {
+  public subscript(x x: Int, y y: Int, c c: Int) -> Float {
     get { data[(y * width + x) * channels + c] }
     set { data[(y * width + x) * channels + c] = newValue }
   }

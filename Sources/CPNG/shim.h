@@ -67,15 +67,18 @@ static inline void iumad_png_release(iumad_png_state *s, int keep_pixels) {
   }
 }
 
+static inline int iumad_png_open(iumad_png_state *s, const char *path, const char *mode) {
+  s->file = fopen(path, mode);
+  if (s->file) return IUMAD_PNG_OK;
+  snprintf(s->message, sizeof s->message, "%s", strerror(errno));
+  return IUMAD_PNG_CANNOT_OPEN;
+}
+
 /// Reads a PNG into s->pixels (caller frees with iumad_png_free_pixels). Palette images come back
 /// as RGB, sub-byte gray as 8-bit, tRNS as an alpha channel; 8- and 16-bit depths are kept.
 static inline int iumad_png_read(const char *path, iumad_png_state *s) {
   memset(s, 0, sizeof *s);
-  s->file = fopen(path, "rb");
-  if (!s->file) {
-    snprintf(s->message, sizeof s->message, "%s", strerror(errno));
-    return IUMAD_PNG_CANNOT_OPEN;
-  }
+  if (iumad_png_open(s, path, "rb") != IUMAD_PNG_OK) return IUMAD_PNG_CANNOT_OPEN;
   unsigned char sig[8];
   if (fread(sig, 1, 8, s->file) != 8 || png_sig_cmp(sig, 0, 8) != 0) {
     iumad_png_release(s, 0);
@@ -153,11 +156,7 @@ static inline int iumad_png_write(const char *path, uint32_t width, uint32_t hei
     snprintf(s->message, sizeof s->message, "unsupported bit depth %d or empty image", bit_depth);
     return IUMAD_PNG_BAD_ARGUMENT;
   }
-  s->file = fopen(path, "wb");
-  if (!s->file) {
-    snprintf(s->message, sizeof s->message, "%s", strerror(errno));
-    return IUMAD_PNG_CANNOT_OPEN;
-  }
+  if (iumad_png_open(s, path, "wb") != IUMAD_PNG_OK) return IUMAD_PNG_CANNOT_OPEN;
   png_structp png = png_create_write_struct(PNG_LIBPNG_VER_STRING, s, iumad_png_on_error,
                                             iumad_png_on_warning);
   if (!png) {

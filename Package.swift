@@ -11,6 +11,8 @@ let package = Package(
   products: [
     .executable(name: "iumad", targets: ["iumad"]),
     .library(name: "Tensor", targets: ["Tensor"]),
+    .library(name: "ImageIO", targets: ["ImageIO"]),
+    .library(name: "Datasets", targets: ["Datasets"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -27,10 +29,15 @@ let package = Package(
     // MARK: modules
     .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
     .target(name: "Model", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+    .target(name: "ImageIO", dependencies: ["CPNG", "CTIFF"], swiftSettings: swiftSettings),
+    .target(
+      name: "Datasets",
+      dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model",
+        "Tensor", "Model", "ImageIO", "Datasets",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -41,6 +48,8 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"]),
+    .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
     // Runs the built `iumad` binary as a child process (no module dependency on it).
     .testTarget(name: "CLITests", dependencies: []),
   ],

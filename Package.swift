@@ -28,16 +28,21 @@ let package = Package(
 
     // MARK: modules
     .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-    .target(name: "Model", dependencies: ["Tensor"], swiftSettings: swiftSettings),
+    .target(name: "Configuration", swiftSettings: swiftSettings),
+    .target(name: "Model", dependencies: ["Tensor", "Configuration"], swiftSettings: swiftSettings),
     .target(name: "ImageIO", dependencies: ["CPNG", "CTIFF"], swiftSettings: swiftSettings),
     .target(
       name: "Datasets",
       dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
+    .target(
+      name: "Incremental",
+      dependencies: ["Tensor", "Model", "Datasets", "Configuration", .product(name: "Yams", package: "Yams")],
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets",
+        "Tensor", "Model", "ImageIO", "Datasets", "Incremental", "Configuration",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -48,6 +53,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"]),
+    .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
     // Runs the built `iumad` binary as a child process (no module dependency on it).

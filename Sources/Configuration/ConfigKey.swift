@@ -1,0 +1,141 @@
+import Foundation
+
+/// One settable key of a configuration section: its name, help text and a typed setter that
+/// accepts what YAML gives (Int, Double, Bool, String, lists) or what `--set key=value` gives
+/// (a String), and returns a message naming the expected type when the value does not fit.
+public struct ConfigKey<Root> {
+  public let key: String
+  public let help: String
+  public let set: (inout Root, Any) -> String?
+  /// The current value as YAML text (for the resolved config written into a run directory).
+  public let render: (Root) -> String
+
+  public init(_ key: String, _ help: String, set: @escaping (inout Root, Any) -> String?, render: @escaping (Root) -> String) {
+    self.key = key
+    self.help = help
+    self.set = set
+    self.render = render
+  }
+
+  public static func int(_ key: String, _ path: WritableKeyPath<Root, Int>, _ help: String, min: Int? = nil) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      guard let i = v as? Int ?? (v as? String).flatMap({ Int($0) }) else { return "expected an integer, got '\(v)'" }
+      if let min, i < min { return "must be at least \(min), got \(i)" }
+      root[keyPath: path] = i
+      return nil
+    }, render: { "\($0[keyPath: path])" })
+  }
+
+  public static func uint64(_ key: String, _ path: WritableKeyPath<Root, UInt64>, _ help: String) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      guard let i = (v as? Int).flatMap({ $0 >= 0 ? UInt64($0) : nil }) ?? (v as? String).flatMap({ UInt64($0) }) else {
+        return "expected a non-negative integer, got '\(v)'"
+      }
+      root[keyPath: path] = i
+      return nil
+    }, render: { "\($0[keyPath: path])" })
+  }
+
+  public static func float(_ key: String, _ path: WritableKeyPath<Root, Float>, _ help: String) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      guard let d = v as? Double ?? (v as? Int).map(Double.init) ?? (v as? String).flatMap({ Double($0) }) else {
+        return "expected a number, got '\(v)'"
+      }
+      root[keyPath: path] = Float(d)
+      return nil
+    }, render: { "\($0[keyPath: path])" })
+  }
+
+  public static func bool(_ key: String, _ path: WritableKeyPath<Root, Bool>, _ help: String) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      if let b = v as? Bool { root[keyPath: path] = b; return nil }
+      switch (v as? String)?.lowercased() {
+      case "on", "true", "yes": root[keyPath: path] = true; return nil
+      case "off", "false", "no": root[keyPath: path] = false; return nil
+      default: return "expected on/off (or true/false), got '\(v)'"
+      }
+    }, render: { $0[keyPath: path] ? "on" : "off" })
+  }
+
+  public static func string(_ key: String, _ path: WritableKeyPath<Root, String>, _ help: String) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      guard let s = v as? String ?? (v as? Int).map({ String($0) }) else { return "expected text, got '\(v)'" }
+      root[keyPath: path] = s
+      return nil
+    }, render: { yamlQuoted($0[keyPath: path]) })
+  }
+
+  public static func optionalString(_ key: String, _ path: WritableKeyPath<Root, String?>, _ help: String) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      if v is NSNullLike { root[keyPath: path] = nil; return nil }
+      guard let s = v as? String else { return "expected text, got '\(v)'" }
+      root[keyPath: path] = s.isEmpty ? nil : s
+      return nil
+    }, render: { $0[keyPath: path].map(yamlQuoted) ?? "null" })
+  }
+
+  public static func stringList(_ key: String, _ path: WritableKeyPath<Root, [String]>, _ help: String) -> ConfigKey {
+    ConfigKey(key, help, set: { root, v in
+      if let list = v as? [Any] {
+        guard list.allSatisfy({ $0 is String }) else { return "expected a list of names, got \(v)" }
+        root[keyPath: path] = list as! [String]
+        return nil
+      }
+      // `--set key=a,b,c` (or a single name).
+      guard let s = v as? String else { return "expected a list of names, got '\(v)'" }
+      root[keyPath: path] = s.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+      return nil
+    }, render: { "[" + $0[keyPath: path].map(yamlQuoted).joined(separator: ", ") + "]" })
+  }
+
+  public static func choice<E: RawRepresentable & CaseIterable>(_ key: String, _ path: WritableKeyPath<Root, E>, _ help: String) -> ConfigKey where E.RawValue == String {
+    ConfigKey(key, help, set: { root, v in
+      guard let s = v as? String, let e = E(rawValue: s) else {
+        return "expected one of \(E.allCases.map(\.rawValue).joined(separator: ", ")), got '\(v)'"
+      }
+      root[keyPath: path] = e
+      return nil
+    }, render: { $0[keyPath: path].rawValue })
+  }
+}
+
+/// Marker for YAML null values (Yams gives NSNull).
+public protocol NSNullLike {}
+
+/// Quotes text for YAML output when it could be misread as another type.
+public func yamlQuoted(_ s: String) -> String {
+  let plain = s.range(of: #"^[A-Za-z0-9_./+-][A-Za-z0-9_./+ -]*$"#, options: .regularExpression) != nil
+  let ambiguous = ["on", "off", "yes", "no", "true", "false", "null", "~"].contains(s.lowercased()) || Double(s) != nil
+  return plain && !ambiguous ? s : "\"" + s.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+}
+
+/// A configuration section: a value type with a table of keys.
+public protocol ConfigSection {
+  static var sectionName: String { get }
+  static var keys: [ConfigKey<Self>] { get }
+}
+
+extension ConfigSection {
+  /// Applies every entry of a YAML mapping; unknown keys and wrong types go to `problems`,
+  /// each prefixed with `section.key`.
+  public mutating func apply(_ dict: [String: Any], problems: inout [String], skipping: Set<String> = []) {
+    for (key, value) in dict.sorted(by: { $0.key < $1.key }) where !skipping.contains(key) {
+      set(key, value, problems: &problems)
+    }
+  }
+
+  public mutating func set(_ key: String, _ value: Any, problems: inout [String]) {
+    guard let entry = Self.keys.first(where: { $0.key == key }) else {
+      problems.append("\(Self.sectionName).\(key): unknown key (known: \(Self.keys.map(\.key).joined(separator: ", ")))")
+      return
+    }
+    if let err = entry.set(&self, value) { problems.append("\(Self.sectionName).\(key): \(err)") }
+  }
+
+  /// The section as YAML lines (two-space indented), every key with its current value.
+  public func yamlLines() -> [String] {
+    Self.keys.map { "  \($0.key): \($0.render(self))" }
+  }
+}
+
+extension NSNull: NSNullLike {}

@@ -1,0 +1,154 @@
+import Configuration
+import Datasets
+import Foundation
+import Model
+
+/// `data.*`: where the dataset is and how to read it (SPEC §5).
+public struct DataConfig: ConfigSection, Equatable {
+  public var root = ""
+  public var format: DatasetFormat = .mvtec3d
+  public var meta: [String] = []
+  /// The class order of the schedule; empty = the dataset's classes sorted by name.
+  public var classes: [String] = []
+  public var trainSplits: [String] = ["train", "validation"]
+  public var depthMode: DepthMode = .z
+  public var imageIndex = 4
+  public var skipBadSamples = false
+  public init() {}
+
+  public static let sectionName = "data"
+  public static let keys: [ConfigKey<DataConfig>] = [
+    .string("root", \.root, "dataset root directory"),
+    .choice("format", \.format, "mvtec3d | eyecandies | jsonl"),
+    .stringList("meta", \.meta, "JSONL meta files (format jsonl)"),
+    .stringList("classes", \.classes, "class order for the schedule (default: sorted dataset classes)"),
+    .stringList("train_splits", \.trainSplits, "splits trained on (paper: train, validation)"),
+    .choice("depth_mode", \.depthMode, "z (replicated) | xyz"),
+    .int("image_index", \.imageIndex, "Eyecandies lighting variant K of <id>_image_K.png", min: 0),
+    .bool("skip_bad_samples", \.skipBadSamples, "skip unreadable samples (each is listed) instead of stopping"),
+  ]
+}
+
+/// `backbone.*`: the frozen feature extractor and its feature cache (SPEC §6.1).
+public struct BackboneConfig: ConfigSection, Equatable {
+  public var name = "lite0"
+  /// Safetensors weights; empty = the default file fetched by Scripts/fetch_weights.sh.
+  public var weights = ""
+  /// Feature cache directory; empty = ~/.cache/iumad/features.
+  public var cache = ""
+  public var bilinearAlignCorners = false
+  public init() {}
+
+  public static let sectionName = "backbone"
+  public static let keys: [ConfigKey<BackboneConfig>] = [
+    .string("name", \.name, "lite0…lite4 or b0…b7"),
+    .string("weights", \.weights, "safetensors weights (default: Scripts/fetch_weights.sh's lite0 file)"),
+    .string("cache", \.cache, "feature cache directory (default ~/.cache/iumad/features)"),
+    .bool("bilinear_align_corners", \.bilinearAlignCorners, "neck resize like UniAD (bilinear, align corners) instead of area"),
+  ]
+}
+
+/// `train.*`: schedule and optimisation (SPEC §7).
+public struct TrainConfig: ConfigSection, Equatable {
+  public var schedule = "10-0"
+  public var epochsBase = 1000
+  public var epochsIncremental = 800
+  public var batchSize = 8
+  public var lr: Float = 1e-4
+  public var beta1: Float = 0.9
+  public var beta2: Float = 0.999
+  public var weightDecay: Float = 1e-4
+  public var stepLRStep = 800
+  public var stepLRGamma: Float = 0.1
+  public var clip: Float = 0.1
+  public var compressionLoss = true
+  public var compressionWeight: Float = 10
+  public var compressionBuffer = 768
+  public var pull: Float = 0.05
+  public var incrementalLR: Float = 1e-4
+  public var ceRGB: Float = 1, ceDepth: Float = 1, fusion: Float = 1, ib: Float = 1
+  public var threads = 0
+  public var checkpointEvery = 0
+  public var keepCheckpoints = 3
+  public init() {}
+
+  public static let sectionName = "train"
+  public static let keys: [ConfigKey<TrainConfig>] = [
+    .string("schedule", \.schedule, "B-kxs, e.g. 10-0, 9-1, 6-4, 6-1x4"),
+    .int("epochs_base", \.epochsBase, "epochs of the base step (paper: 1000)", min: 1),
+    .int("epochs_incremental", \.epochsIncremental, "epochs of each incremental step (paper: 800)", min: 1),
+    .int("batch_size", \.batchSize, "global batch size", min: 1),
+    .float("lr", \.lr, "AdamW learning rate of the base step"),
+    .float("beta1", \.beta1, "AdamW β₁"),
+    .float("beta2", \.beta2, "AdamW β₂"),
+    .float("weight_decay", \.weightDecay, "AdamW weight decay"),
+    .int("step_lr_step", \.stepLRStep, "StepLR period in epochs", min: 1),
+    .float("step_lr_gamma", \.stepLRGamma, "StepLR factor"),
+    .float("clip", \.clip, "global gradient-norm clip (0 = off)"),
+    .bool("compression_loss", \.compressionLoss, "IUF semantic-compression loss in the base step"),
+    .float("compression_weight", \.compressionWeight, "weight of the compression loss"),
+    .int("compression_buffer", \.compressionBuffer, "rolling buffer of samples for the compression loss", min: 1),
+    .float("pull", \.pull, "incremental steps: θ ← (1−pull)·θ + pull·θ_old before each update"),
+    .float("incremental_lr", \.incrementalLR, "constrained-SGD learning rate of incremental steps"),
+    .float("ce_rgb", \.ceRGB, "λ₁: weight of the RGB Mamba classifier CE"),
+    .float("ce_depth", \.ceDepth, "λ₂: weight of the depth Mamba classifier CE"),
+    .float("fusion", \.fusion, "λ₃: weight of L_Fusion"),
+    .float("ib", \.ib, "λ₄: weight of L_IB"),
+    .int("threads", \.threads, "threads per process (0 = cores / ranks on this node)", min: 0),
+    .int("checkpoint_every", \.checkpointEvery, "checkpoint every N iterations (0 = only at step ends)", min: 0),
+    .int("keep_checkpoints", \.keepCheckpoints, "checkpoints kept", min: 1),
+  ]
+
+  public var lossWeights: LossWeights {
+    var w = LossWeights()
+    w.ceRGB = ceRGB; w.ceDepth = ceDepth; w.fusion = fusion; w.ib = ib
+    return w
+  }
+}
+
+/// Which evaluation protocol a report uses (SPEC §8).
+public enum EvalProtocol: String, CaseIterable, Sendable {
+  case uniad, official
+}
+
+/// `eval.*`: evaluation after every step (SPEC §8).
+public struct EvalConfig: ConfigSection, Equatable {
+  public var `protocol`: EvalProtocol = .uniad
+  public var blurSigma: Float = 4
+  /// Image-score pooling kernel; 0 = input_size / grid.
+  public var pool = 0
+  public var heatmapsPerClass = 3
+  public var writeMaps = true
+  public init() {}
+
+  public static let sectionName = "eval"
+  public static let keys: [ConfigKey<EvalConfig>] = [
+    .choice("protocol", \.protocol, "uniad (the paper's) | official (MVTec 3D-AD's code)"),
+    .float("blur_sigma", \.blurSigma, "Gaussian blur of the anomaly map (0 = off)"),
+    .int("pool", \.pool, "image score = max of the k×k average-pooled map (0 = input_size/grid)", min: 0),
+    .int("heatmaps_per_class", \.heatmapsPerClass, "heatmap PNGs written per class and step", min: 0),
+    .bool("write_maps", \.writeMaps, "write float32 TIFF maps in the MVTec 3D-AD layout"),
+  ]
+}
+
+/// The whole resolved configuration of a run.
+public struct RunConfig: Equatable {
+  public var seed: UInt64 = 0
+  public var model = ModelConfig.paper
+  public var data = DataConfig()
+  public var backbone = BackboneConfig()
+  public var train = TrainConfig()
+  public var eval = EvalConfig()
+  public init() {}
+
+  /// The config as YAML, every key with its resolved value (written into the run directory).
+  public func yaml() -> String {
+    var lines = ["# Resolved IUMAD configuration (every key, defaults included).", "seed: \(seed)"]
+    for (name, body) in [("model", model.yamlLines()), ("data", data.yamlLines()), ("backbone", backbone.yamlLines()),
+                         ("train", train.yamlLines()), ("eval", eval.yamlLines())] {
+      lines.append("\(name):")
+      lines += body
+    }
+    return lines.joined(separator: "\n") + "\n"
+  }
+}

@@ -1,0 +1,99 @@
+import Configuration
+import Foundation
+import Model
+import Yams
+
+/// Every problem found in a configuration, listed in one error before any work starts.
+public struct ConfigError: Error, CustomStringConvertible {
+  public let source: String
+  public let problems: [String]
+  public var description: String {
+    "\(source): \(problems.count) configuration problem(s):\n  " + problems.joined(separator: "\n  ")
+  }
+}
+
+extension RunConfig {
+  static let topLevelKeys: Set<String> = ["seed", "model", "data", "backbone", "train", "eval"]
+
+  /// Reads a YAML config, applies `overrides` (`section.key=value`), and checks it.
+  public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
+    let text: String
+    do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {
+      throw ConfigError(source: path, problems: ["cannot read the file: \(error.localizedDescription)"])
+    }
+    return try parse(yaml: text, source: path, overrides: overrides)
+  }
+
+  public static func parse(yaml text: String, source: String, overrides: [String] = []) throws -> RunConfig {
+    let parsed: Any?
+    do { parsed = try Yams.load(yaml: text) } catch {
+      throw ConfigError(source: source, problems: ["not valid YAML: \(error)"])
+    }
+    guard let root = (parsed ?? [String: Any]()) as? [String: Any] else {
+      throw ConfigError(source: source, problems: ["the top level must be a mapping of sections"])
+    }
+    var problems: [String] = []
+    var c = RunConfig()
+    for key in root.keys.sorted() where !topLevelKeys.contains(key) {
+      problems.append("\(key): unknown top-level key (known: \(topLevelKeys.sorted().joined(separator: ", ")))")
+    }
+    if let s = root["seed"] {
+      if let v = s as? Int, v >= 0 { c.seed = UInt64(v) } else { problems.append("seed: expected a non-negative integer, got '\(s)'") }
+    }
+    func section(_ name: String) -> [String: Any]? {
+      guard let v = root[name] else { return nil }
+      if let d = v as? [String: Any] { return d }
+      problems.append("\(name): expected a mapping of keys, got '\(v)'")
+      return nil
+    }
+    if let m = section("model") { c.model = ModelConfig.from(m, problems: &problems) }
+    if let d = section("data") { c.data.apply(d, problems: &problems) }
+    if let b = section("backbone") { c.backbone.apply(b, problems: &problems) }
+    if let t = section("train") { c.train.apply(t, problems: &problems) }
+    if let e = section("eval") { c.eval.apply(e, problems: &problems) }
+    for o in overrides { c.override(o, problems: &problems) }
+    problems += c.staticProblems()
+    if !problems.isEmpty { throw ConfigError(source: source, problems: problems) }
+    return c
+  }
+
+  /// Applies one `section.key=value` override.
+  public mutating func override(_ assignment: String, problems: inout [String]) {
+    guard let eq = assignment.firstIndex(of: "=") else {
+      problems.append("--set \(assignment): expected SECTION.KEY=VALUE"); return
+    }
+    let path = assignment[..<eq], value = String(assignment[assignment.index(after: eq)...])
+    if path == "seed" {
+      if let v = UInt64(value) { seed = v } else { problems.append("--set seed: expected a non-negative integer, got '\(value)'") }
+      return
+    }
+    let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
+    guard parts.count == 2 else { problems.append("--set \(assignment): expected SECTION.KEY=VALUE"); return }
+    switch parts[0] {
+    case "model":
+      if parts[1] == "preset" {
+        if let p = ModelConfig.preset(value) { model = p } else { problems.append("--set model.preset: unknown preset '\(value)'") }
+      } else { model.set(parts[1], value, problems: &problems) }
+    case "data": data.set(parts[1], value, problems: &problems)
+    case "backbone": backbone.set(parts[1], value, problems: &problems)
+    case "train": train.set(parts[1], value, problems: &problems)
+    case "eval": eval.set(parts[1], value, problems: &problems)
+    default: problems.append("--set \(assignment): unknown section '\(parts[0])' (model, data, backbone, train, eval)")
+    }
+  }
+
+  /// Checks that need no filesystem: value ranges and the model's own consistency.
+  func staticProblems() -> [String] {
+    var p: [String] = []
+    if case .failure(let e) = Schedule.parse(train.schedule) { p.append("train.schedule: \(e)") }
+    var m = model
+    m.classes = max(m.classes, 1)
+    p += m.problems()
+    if train.pull < 0 || train.pull > 1 { p.append("train.pull: \(train.pull) is not in [0, 1]") }
+    if !(0..<1).contains(model.dropout) { p.append("model.dropout: \(model.dropout) is not in [0, 1)") }
+    for s in data.trainSplits where !["train", "validation"].contains(s) {
+      p.append("data.train_splits: '\(s)' is not a training split (train, validation)")
+    }
+    return p
+  }
+}

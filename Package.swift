@@ -11,6 +11,7 @@ let package = Package(
   products: [
     .executable(name: "iumad", targets: ["iumad"]),
     .library(name: "Tensor", targets: ["Tensor"]),
+    .library(name: "Backbone", targets: ["Backbone"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -26,16 +27,19 @@ let package = Package(
 
     // MARK: modules
     .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
+    .target(name: "Backbone", dependencies: ["Tensor", "CZstd"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
         "Tensor",
+        "Backbone",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
       ],
       swiftSettings: swiftSettings),
 
     // MARK: tests
     .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+    .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor"]),
     // Runs the built `iumad` binary as a child process (no module dependency on it).
     .testTarget(name: "CLITests", dependencies: []),
   ],

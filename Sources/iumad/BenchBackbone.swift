@@ -31,7 +31,14 @@ struct BenchBackbone: ParsableCommand {
     if let threads { Threading.setThreads(threads) }
     let names = archs.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     var rows: [[String: Any]] = []
-    print(String(format: "%-20@ %6@ %6@ %8@ %10@ %10@", "arch", "size", "batch", "C_in", "images/s", "ms/image"))
+    // %@ ignores field widths in swift-corelibs-foundation: pad the strings ourselves.
+    func row(_ cells: [String]) -> String {
+      zip(cells, [20, 6, 6, 6, 10, 10]).enumerated().map { i, c in
+        let pad = String(repeating: " ", count: max(0, c.1 - c.0.count))
+        return i == 0 ? c.0 + pad : pad + c.0
+      }.joined(separator: " ")
+    }
+    print(row(["arch", "size", "batch", "C_in", "images/s", "ms/image"]))
     for name in names {
       let config: EfficientNetConfig
       do { config = try EfficientNetConfig.named(name) } catch let e as BackboneError { throw ValidationError(e.description) }
@@ -50,7 +57,7 @@ struct BenchBackbone: ParsableCommand {
       } while Date().timeIntervalSince(start) < seconds
       let elapsed = Date().timeIntervalSince(start)
       let ips = Double(n) / elapsed
-      print(String(format: "%-20@ %6d %6d %8d %10.2f %10.2f", config.name, size, batch, config.neckChannels, ips, 1e3 / ips))
+      print(row([config.name, "\(size)", "\(batch)", "\(config.neckChannels)", String(format: "%.2f", ips), String(format: "%.2f", 1e3 / ips)]))
       rows.append(["arch": config.name, "size": size, "batch": batch, "c_in": config.neckChannels,
                    "images_per_second": ips, "threads": Threading.threads])
     }

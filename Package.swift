@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "ImageIO", targets: ["ImageIO"]),
     .library(name: "Datasets", targets: ["Datasets"]),
+    .library(name: "Backbone", targets: ["Backbone"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -35,14 +36,15 @@ let package = Package(
       name: "Datasets",
       dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
+    .target(name: "Backbone", dependencies: ["Tensor", "CZstd"], swiftSettings: swiftSettings),
     .target(
       name: "Incremental",
-      dependencies: ["Tensor", "Model", "Datasets", "Configuration", .product(name: "Yams", package: "Yams")],
+      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Configuration", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets", "Incremental", "Configuration",
+        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Incremental", "Configuration",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -56,6 +58,7 @@ let package = Package(
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
+    .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor"]),
     // Runs the built `iumad` binary as a child process (no module dependency on it).
     .testTarget(name: "CLITests", dependencies: []),
   ],

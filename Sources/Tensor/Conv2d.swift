@@ -22,6 +22,15 @@ struct ConvGeometry {
   var isPointwise: Bool { kh == 1 && kw == 1 && sh == 1 && sw == 1 && pad == .zero }
   var isDepthwise: Bool { groups == c && o == c && groups > 1 }
 
+  /// Output columns [lo, hi) whose input column ow·sw − pad.left + kj lies in 0..<w.
+  func validColumns(_ kj: Int) -> (Int, Int) {
+    let first = pad.left - kj  // ow·sw must be ≥ this
+    let lo = first <= 0 ? 0 : (first + sw - 1) / sw
+    let last = w - 1 + pad.left - kj  // ow·sw must be ≤ this
+    let hi = last < 0 ? 0 : min(wo, last / sw + 1)
+    return (min(lo, hi), hi)
+  }
+
   /// cols [cg·kh·kw, ho·wo] of sample `ni`, group `g`.
   func im2col(_ x: UnsafePointer<Float>, ni: Int, g: Int, _ cols: UnsafeMutablePointer<Float>) {
     let hw = ho * wo
@@ -184,11 +193,18 @@ extension Tensor {
                 for ki in 0..<geo.kh {
                   let ih = oh * geo.sh - geo.pad.top + ki
                   if ih < 0 || ih >= geo.h { continue }
+                  let row = dst + oh * geo.wo, srow = src + ih * geo.w
                   for kj in 0..<geo.kw {
                     let wgt = k[ki * geo.kw + kj]
-                    for ow in 0..<geo.wo {
-                      let iw = ow * geo.sw - geo.pad.left + kj
-                      if iw >= 0 && iw < geo.w { dst[oh * geo.wo + ow] += wgt * src[ih * geo.w + iw] }
+                    // Only the columns whose tap lands inside the input: no test in the inner
+                    // loop, which then vectorises (the kernel's hot spot in EfficientNet).
+                    let (lo, hi) = geo.validColumns(kj)
+                    let tap = srow + (kj - geo.pad.left)  // tap[ow·sw] is the input under output ow
+                    if geo.sw == 1 {
+                      for ow in lo..<hi { row[ow] += wgt * tap[ow] }
+                    } else {
+                      let sw = geo.sw
+                      for ow in lo..<hi { row[ow] += wgt * tap[ow &* sw] }
                     }
                   }
                 }

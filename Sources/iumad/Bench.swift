@@ -4,8 +4,8 @@ import Tensor
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure speed: GEMM ceiling and (later) training step, scan, attention, backbone.",
-    subcommands: [BenchGEMM.self]
+    abstract: "Measure speed: GEMM ceiling, backbone images/s and (later) training step, scan, attention.",
+    subcommands: [BenchGEMM.self, BenchBackbone.self]
   )
 }
 

@@ -33,6 +33,22 @@ struct FusedKernelTests {
     }
   }
 
+  /// TF-"same" asymmetric padding and 5×5 kernels, as EfficientNet uses them (forward only:
+  /// the column-range logic of the direct kernel at every border).
+  @Test func depthwiseAsymmetricPaddingVsIm2col() {
+    let cases: [(k: Int, stride: Int, pad: Padding2d, h: Int, w: Int)] = [
+      (3, 2, Padding2d(top: 0, left: 0, bottom: 1, right: 1), 8, 8), (5, 2, Padding2d(top: 1, left: 1, bottom: 2, right: 2), 8, 10),
+      (5, 1, Padding2d(2), 7, 6), (3, 2, Padding2d(top: 1, left: 1, bottom: 1, right: 1), 7, 9), (5, 2, .zero, 9, 9),
+    ]
+    for (i, c) in cases.enumerated() {
+      let x = randn([1, 4, c.h, c.w], seed: UInt64(20 + i)), w = randn([4, 1, c.k, c.k], seed: UInt64(40 + i))
+      let fused = Tensor.conv2d(x, weight: w, bias: nil, stride: c.stride, padding: c.pad, groups: 4)
+      let plain = Tensor.conv2dReference(x, weight: w, bias: nil, stride: c.stride, padding: c.pad, groups: 4)
+      #expect(fused.shape == plain.shape)
+      expectClose(fused.data, plain.data, "depthwise k\(c.k) stride \(c.stride) pad \(c.pad)")
+    }
+  }
+
   @Test func layerNormFusedVsComposed() {
     let inputs = [randn([5, 12], seed: 7, std: 3), randn([12], seed: 8), randn([12], seed: 9)]
     let fused = run(inputs) { Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) }

@@ -1,0 +1,240 @@
+import Foundation
+import Tensor
+
+// MARK: on-disk feature cache: neck features computed once per image, zstd-compressed
+//
+// Key: FNV-1a 64 of "iumad-features/v1", the content hash of every input file, the extractor's
+// identity (backbone, weights hash, padding, input size, neck) and the preprocessing string.
+// Entry file <dir>/<key>.feat, little-endian:
+//   magic "IUMADFC\0" | version u32 | rank u32 | dims u64×rank | raw bytes u64 | payload bytes u64 |
+//   checksum u64 (FNV-1a 64 of everything before it and of the payload) | payload (zstd frame)
+// Any flipped byte fails the checksum (or the magic/version/size checks) and the entry is
+// recomputed and reported, never trusted.
+
+/// One image (one modality) to extract.
+public struct FeatureRequest {
+  /// Files whose bytes determine the preprocessed image (e.g. the RGB PNG, or the xyz TIFF).
+  public let files: [String]
+  /// Describes the preprocessing (resize, normalisation, depth mode…): part of the key.
+  public let preprocessing: String
+  /// Produces the preprocessed image [3, S, S]; only called on a cache miss.
+  public let load: () throws -> Tensor
+
+  public init(files: [String], preprocessing: String, load: @escaping () throws -> Tensor) {
+    self.files = files; self.preprocessing = preprocessing; self.load = load
+  }
+}
+
+public struct ExtractionResult {
+  /// Indices into the request list that this rank handled (its shard), in order.
+  public var indices: [Int] = []
+  /// Tokens [T, C_in] for each of `indices`.
+  public var features: [Tensor] = []
+  public var hits = 0
+  public var computed = 0
+  /// Entries that failed verification ("<path>: <reason>"); each was recomputed and rewritten.
+  public var corrupt: [String] = []
+}
+
+/// Why a cache entry cannot be trusted.
+public struct CorruptEntry: Error, Equatable {
+  public let reason: String
+}
+
+public enum CacheLookup {
+  case hit(Tensor)
+  case miss
+  case corrupt(String)
+}
+
+public final class FeatureCache {
+  public let directory: URL
+  static let magic: [UInt8] = Array("IUMADFC".utf8) + [0]
+  static let version: UInt32 = 1
+
+  public init(directory: String) throws {
+    self.directory = URL(fileURLWithPath: directory)
+    do { try FileManager.default.createDirectory(at: self.directory, withIntermediateDirectories: true) } catch {
+      throw BackboneError.unreadableFile(path: directory, reason: "cannot create cache folder: \(error.localizedDescription)")
+    }
+  }
+
+  public static func fileHash(_ path: String) throws -> UInt64 {
+    do { return FNV1a64.hash(try Data(contentsOf: URL(fileURLWithPath: path), options: .mappedIfSafe)) } catch {
+      throw BackboneError.unreadableFile(path: path, reason: error.localizedDescription)
+    }
+  }
+
+  public func key(for request: FeatureRequest, extractorIdentity: String) throws -> String {
+    var h = FNV1a64()
+    h.combine("iumad-features/v1|\(extractorIdentity)|prep=\(request.preprocessing)|inputs=")
+    for f in request.files { h.combine(hex(try FeatureCache.fileHash(f)) + ",") }
+    return hex(h.value)
+  }
+
+  public func path(forKey key: String) -> String { directory.appendingPathComponent(key + ".feat").path }
+
+  // MARK: entry format
+
+  static func encode(_ t: Tensor) throws -> [UInt8] {
+    var raw = [UInt8](repeating: 0, count: 4 * t.count)
+    raw.withUnsafeMutableBytes { r in t.data.withUnsafeBytes { r.copyMemory(from: $0) } }  // little-endian hosts
+    let payload = try Zstd.compress(raw)
+    var out = magic
+    func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
+    put(version)
+    put(UInt32(t.rank))
+    for d in t.shape { put(UInt64(d)) }
+    put(UInt64(raw.count))
+    put(UInt64(payload.count))
+    var h = FNV1a64()
+    h.combine(out)
+    h.combine(payload)
+    put(h.value)
+    return out + payload
+  }
+
+  /// The tensor in `bytes`, or the reason it cannot be trusted.
+  static func decode(_ bytes: [UInt8]) -> Result<Tensor, CorruptEntry> {
+    var pos = 0
+    func get<T: FixedWidthInteger>(_: T.Type) -> T? {
+      guard pos + MemoryLayout<T>.size <= bytes.count else { return nil }
+      let v = bytes[pos..<(pos + MemoryLayout<T>.size)].withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
+      pos += MemoryLayout<T>.size
+      return v
+    }
+    guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { return .failure(CorruptEntry(reason: "bad magic")) }
+    pos = 8
+    guard let version = get(UInt32.self), version == FeatureCache.version else { return .failure(CorruptEntry(reason: "unsupported version")) }
+    guard let rank = get(UInt32.self), rank <= 8 else { return .failure(CorruptEntry(reason: "bad rank")) }
+    var shape: [Int] = []
+    for _ in 0..<rank {
+      guard let d = get(UInt64.self), d < 1 << 32 else { return .failure(CorruptEntry(reason: "bad shape")) }
+      shape.append(Int(d))
+    }
+    guard let rawSize = get(UInt64.self), rawSize == UInt64(4 * shape.product),
+          let payloadSize = get(UInt64.self) else { return .failure(CorruptEntry(reason: "header sizes disagree with shape \(shape)")) }
+    let headerEnd = pos
+    guard let stored = get(UInt64.self), bytes.count - pos == Int(payloadSize) else {
+      return .failure(CorruptEntry(reason: "truncated: payload \(bytes.count - pos) bytes, header says \(payloadSize)"))
+    }
+    var h = FNV1a64()
+    h.combine(bytes[0..<headerEnd])
+    h.combine(bytes[pos...])
+    guard h.value == stored else { return .failure(CorruptEntry(reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(h.value)))")) }
+    do {
+      let raw = try Zstd.decompress(bytes[pos...], size: Int(rawSize))
+      var values = [Float](repeating: 0, count: shape.product)
+      values.withUnsafeMutableBytes { v in raw.withUnsafeBytes { v.copyMemory(from: $0) } }
+      return .success(Tensor(shape: shape, data: values))
+    } catch {
+      return .failure(CorruptEntry(reason: "\(error)"))
+    }
+  }
+
+  public func lookup(key: String) -> CacheLookup {
+    let p = path(forKey: key)
+    guard let data = FileManager.default.contents(atPath: p) else { return .miss }
+    switch FeatureCache.decode([UInt8](data)) {
+    case let .success(t): return .hit(t)
+    case let .failure(fault): return .corrupt("\(p): \(fault.reason)")
+    }
+  }
+
+  /// Writes through a temporary file and a rename, so a reader never sees half an entry.
+  public func store(_ t: Tensor, key: String) throws {
+    let p = path(forKey: key), tmp = p + ".tmp-\(getpid())-\(UInt64.random(in: 0...UInt64.max))"
+    do {
+      try Data(try FeatureCache.encode(t)).write(to: URL(fileURLWithPath: tmp))
+      _ = try? FileManager.default.removeItem(atPath: p)
+      try FileManager.default.moveItem(atPath: tmp, toPath: p)
+    } catch let e as BackboneError {
+      throw e
+    } catch {
+      throw BackboneError.unreadableFile(path: p, reason: "cannot write cache entry: \(error.localizedDescription)")
+    }
+  }
+
+  // MARK: extraction
+
+  /// Features for this rank's shard of `requests` (indices i with i % worldSize == rank):
+  /// cached entries are read, the rest go through the backbone in batches of `batchSize` and are
+  /// stored. Hashing, reading, image loading and compression run in parallel over images; the
+  /// backbone runs multi-threaded inside each batch.
+  public func extract(_ requests: [FeatureRequest], with extractor: FeatureExtractor,
+                      rank: Int = 0, worldSize: Int = 1, batchSize: Int = 8) throws -> ExtractionResult {
+    guard worldSize >= 1, rank >= 0, rank < worldSize, batchSize >= 1 else {
+      throw BackboneError.badInput(reason: "extract: rank \(rank) / world size \(worldSize) / batch \(batchSize) out of range")
+    }
+    let mine = Array(stride(from: rank, to: requests.count, by: worldSize))
+    let identity = extractor.identity
+    var keys = [String](repeating: "", count: mine.count)
+    var found = [CacheLookup](repeating: .miss, count: mine.count)
+    var errors = [Error?](repeating: nil, count: mine.count)
+    keys.withUnsafeMutableBufferPointer { k in
+      found.withUnsafeMutableBufferPointer { f in
+        errors.withUnsafeMutableBufferPointer { e in
+          Threading.parallelFor(mine.count) { r in
+            for j in r {
+              do {
+                k[j] = try key(for: requests[mine[j]], extractorIdentity: identity)
+                f[j] = lookup(key: k[j])
+              } catch { e[j] = error }
+            }
+          }
+        }
+      }
+    }
+    if let e = errors.compactMap({ $0 }).first { throw e }
+
+    var result = ExtractionResult(indices: mine)
+    var features = [Tensor?](repeating: nil, count: mine.count)
+    var missing: [Int] = []
+    for j in 0..<mine.count {
+      switch found[j] {
+      case let .hit(t): features[j] = t; result.hits += 1
+      case .miss: missing.append(j)
+      case let .corrupt(reason): result.corrupt.append(reason); missing.append(j)
+      }
+    }
+
+    for start in stride(from: 0, to: missing.count, by: batchSize) {
+      let batch = Array(missing[start..<min(start + batchSize, missing.count)])
+      var images = [Tensor?](repeating: nil, count: batch.count)
+      var loadErrors = [Error?](repeating: nil, count: batch.count)
+      images.withUnsafeMutableBufferPointer { im in
+        loadErrors.withUnsafeMutableBufferPointer { e in
+          Threading.parallelFor(batch.count) { r in
+            for b in r {
+              do { im[b] = try requests[mine[batch[b]]].load() } catch { e[b] = error }
+            }
+          }
+        }
+      }
+      if let e = loadErrors.compactMap({ $0 }).first { throw e }
+      let s = extractor.inputSize
+      for (b, im) in images.enumerated() where im!.shape != [3, s, s] {
+        throw BackboneError.badInput(reason: "\(requests[mine[batch[b]]].files.joined(separator: ", ")): preprocessed image has shape \(im!.shape), expected [3, \(s), \(s)]")
+      }
+      let stacked = Tensor(shape: [batch.count, 3, s, s], data: images.flatMap { $0!.data })
+      let tokens = try extractor.features(stacked)
+      let t = tokens.shape[1], c = tokens.shape[2]
+      let perImage = (0..<batch.count).map { b in
+        Tensor(shape: [t, c], data: Array(tokens.data[(b * t * c)..<((b + 1) * t * c)]))
+      }
+      for (b, f) in perImage.enumerated() { features[batch[b]] = f }
+      var storeErrors = [Error?](repeating: nil, count: batch.count)
+      storeErrors.withUnsafeMutableBufferPointer { e in
+        Threading.parallelFor(batch.count) { r in
+          for b in r {
+            do { try store(perImage[b], key: keys[batch[b]]) } catch { e[b] = error }
+          }
+        }
+      }
+      if let e = storeErrors.compactMap({ $0 }).first { throw e }
+      result.computed += batch.count
+    }
+    result.features = features.map { $0! }
+    return result
+  }
+}

@@ -1,0 +1,27 @@
+import CZstd
+import Foundation
+
+// MARK: one-shot zstd frames for cache payloads (sizes are known: no streaming needed)
+
+enum Zstd {
+  static func compress(_ src: [UInt8], level: Int32 = 3) throws -> [UInt8] {
+    var dst = [UInt8](repeating: 0, count: ZSTD_compressBound(src.count))
+    let n = src.withUnsafeBytes { s in
+      dst.withUnsafeMutableBytes { d in ZSTD_compress(d.baseAddress, d.count, s.baseAddress, s.count, level) }
+    }
+    if ZSTD_isError(n) != 0 { throw BackboneError.compression(reason: String(cString: ZSTD_getErrorName(n))) }
+    dst.removeSubrange(n...)
+    return dst
+  }
+
+  /// Decompresses a frame that must expand to exactly `size` bytes.
+  static func decompress(_ src: ArraySlice<UInt8>, size: Int) throws -> [UInt8] {
+    var dst = [UInt8](repeating: 0, count: size)
+    let n = src.withUnsafeBytes { s in
+      dst.withUnsafeMutableBytes { d in ZSTD_decompress(d.baseAddress, d.count, s.baseAddress, s.count) }
+    }
+    if ZSTD_isError(n) != 0 { throw BackboneError.compression(reason: String(cString: ZSTD_getErrorName(n))) }
+    guard n == size else { throw BackboneError.compression(reason: "frame expands to \(n) bytes, expected \(size)") }
+    return dst
+  }
+}

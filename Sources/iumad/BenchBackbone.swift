@@ -1,0 +1,66 @@
+import ArgumentParser
+import Backbone
+import Foundation
+import Tensor
+
+struct BenchBackbone: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "backbone",
+    abstract: "Backbone + neck images/s per architecture (random weights: speed does not depend on values)."
+  )
+
+  @Option(help: "Comma-separated architectures.")
+  var archs: String = "efficientnet-lite0,efficientnet-b4"
+
+  @Option(help: "Input size S.")
+  var size: Int = 224
+
+  @Option(help: "Images per forward pass.")
+  var batch: Int = 8
+
+  @Option(help: "Minimum seconds to time each architecture.")
+  var seconds: Double = 2
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  func run() throws {
+    if let threads { Threading.setThreads(threads) }
+    let names = archs.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
+    var rows: [[String: Any]] = []
+    // %@ ignores field widths in swift-corelibs-foundation: pad the strings ourselves.
+    func row(_ cells: [String]) -> String {
+      zip(cells, [20, 6, 6, 6, 10, 10]).enumerated().map { i, c in
+        let pad = String(repeating: " ", count: max(0, c.1 - c.0.count))
+        return i == 0 ? c.0 + pad : pad + c.0
+      }.joined(separator: " ")
+    }
+    print(row(["arch", "size", "batch", "C_in", "images/s", "ms/image"]))
+    for name in names {
+      let config: EfficientNetConfig
+      do { config = try EfficientNetConfig.named(name) } catch let e as BackboneError { throw ValidationError(e.description) }
+      let extractor: FeatureExtractor
+      do { extractor = try FeatureExtractor(backbone: .random(config: config), inputSize: size) } catch let e as BackboneError {
+        throw ValidationError(e.description)
+      }
+      var rng = RNG(seed: 1)
+      let images = Tensor(randn: [batch, 3, size, size], rng: &rng)
+      _ = try extractor.features(images)  // warm-up: first-touch allocations, BLAS buffers
+      var n = 0
+      let start = Date()
+      repeat {
+        _ = try extractor.features(images)
+        n += batch
+      } while Date().timeIntervalSince(start) < seconds
+      let elapsed = Date().timeIntervalSince(start)
+      let ips = Double(n) / elapsed
+      print(row([config.name, "\(size)", "\(batch)", "\(config.neckChannels)", String(format: "%.2f", ips), String(format: "%.2f", 1e3 / ips)]))
+      rows.append(["arch": config.name, "size": size, "batch": batch, "c_in": config.neckChannels,
+                   "images_per_second": ips, "threads": Threading.threads])
+    }
+    if let json { try writeJSON(["bench": "backbone", "results": rows], to: json) }
+  }
+}

@@ -54,7 +54,7 @@ let package = Package(
     // Helpers shared by the test targets (gradient checker, closeness, random tensors).
     .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
-    .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"]),
+    .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),

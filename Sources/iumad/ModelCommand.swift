@@ -1,4 +1,5 @@
 import ArgumentParser
+import Backbone
 import Foundation
 import Model
 import Tensor
@@ -70,7 +71,7 @@ struct ModelExportCommand: ParsableCommand {
   func run() throws {
     let model = try options.build()
     let meta = ["format": "iumad-parameters", "config": String(describing: model.config)]
-    try SafeTensors.write(model.parameters.named, metadata: meta, to: URL(fileURLWithPath: out))
+    try SafeTensorsFile.write(Dictionary(uniqueKeysWithValues: model.parameters.named.map { ($0.name, $0.tensor) }), metadata: meta, to: out)
     print("wrote \(model.parameters.count) tensors (\(model.parameters.totalElements) parameters) to \(out)")
   }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 
+import Backbone
+
 @testable import Model
 @testable import Tensor
 import TestSupport
@@ -10,19 +12,21 @@ import TestSupport
 /// Tolerance: |swift − ref| ≤ 1e-4 · max|ref| per tensor (relative to the tensor's scale).
 @Suite("Golden: tiny model vs JAX")
 struct GoldenModelTests {
-  let fixture: SafeTensors.File
+  /// The fixture's tensors by name.
+  let fixture: [String: Tensor]
   let model: IBIUMAD
   let input: ModelInput
 
   init() throws {
     let url = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
       .appendingPathComponent("Fixtures/model/golden_tiny.safetensors")
-    fixture = try SafeTensors.read(url)
+    let file = try SafeTensorsFile(path: url.path)
+    fixture = try Dictionary(uniqueKeysWithValues: file.names.map { ($0, try file.tensor($0, shape: file.shape(of: $0)!)) })
     var c = ModelConfig.tiny
     c.classes = 3
     model = IBIUMAD(config: c, seed: 5)
-    try model.parameters.load(fixture.tensors, prefix: "param/")
-    let t = fixture.tensors
+    try model.parameters.load(fixture, prefix: "param/")
+    let t = fixture
     input = ModelInput(
       features: [.rgb: t["input/features.rgb"]!, .depth: t["input/features.depth"]!],
       images: [.rgb: t["input/images.rgb"]!, .depth: t["input/images.depth"]!],
@@ -30,7 +34,7 @@ struct GoldenModelTests {
   }
 
   func expectMatches(_ swift: [Float], _ key: String, sourceLocation: SourceLocation = #_sourceLocation) {
-    let ref = fixture.tensors[key]!.data
+    let ref = fixture[key]!.data
     let scale = ref.map(abs).max() ?? 1
     let failure = closenessFailure(swift, ref, atol: 1e-4 * scale, rtol: 0, key)
     #expect(failure == nil, "\(failure ?? "")", sourceLocation: sourceLocation)
@@ -53,7 +57,7 @@ struct GoldenModelTests {
     expectMatches([terms.total.item], "loss/total")
 
     terms.total.backward()
-    for key in fixture.names where key.hasPrefix("grad/") {
+    for key in fixture.keys.sorted() where key.hasPrefix("grad/") {
       expectMatches(model.parameters[String(key.dropFirst(5))]!.grad!, key)
     }
 
@@ -65,7 +69,7 @@ struct GoldenModelTests {
   }
 
   @Test func loadingRefusesMismatchedTensors() {
-    var wrong = fixture.tensors
+    var wrong = fixture
     wrong["param/mrn.rgb.pos_embed"] = Tensor(zeros: [3, 3])
     wrong["param/heads.fused.bias"] = nil
     do {

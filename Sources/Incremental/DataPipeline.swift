@@ -1,0 +1,147 @@
+import Backbone
+import Datasets
+import Foundation
+import Model
+import Tensor
+
+/// A problem that stops a run before training starts (dataset, classes, weights, output).
+public struct RunSetupError: Error, CustomStringConvertible {
+  public let problems: [String]
+  public init(_ problems: [String]) { self.problems = problems }
+  public var description: String { problems.joined(separator: "\n") }
+}
+
+/// From files on disk to `PreparedSet`s: scanning and validating the dataset, resolving the
+/// class order, preprocessing (SPEC §5) and backbone features through the on-disk cache.
+public final class DataPipeline {
+  public let config: RunConfig
+  public let samples: [Sample]
+  /// The schedule's class order (all classes the schedule uses).
+  public let classes: [String]
+  public let schedule: Schedule
+  public let skipped: [String]
+  let extractor: FeatureExtractor
+  let cache: FeatureCache
+  let preprocessor: Preprocessor
+  /// Extraction statistics of the last `prepare` (for logs and tests).
+  public private(set) var lastCacheHits = 0, lastComputed = 0, lastCorrupt: [String] = []
+
+  public static var defaultWeightsDirectory: String {
+    ProcessInfo.processInfo.environment["IUMAD_WEIGHTS_DIR"] ?? NSHomeDirectory() + "/.cache/iumad/weights"
+  }
+
+  public init(config: RunConfig) throws {
+    self.config = config
+    var problems: [String] = []
+    let root = config.data.root
+    var isDir: ObjCBool = false
+    if root.isEmpty { problems.append("data.root: not set (use --data ROOT or data.root in the config)") }
+    else if !FileManager.default.fileExists(atPath: root, isDirectory: &isDir) || !isDir.boolValue {
+      problems.append("data.root: '\(root)' is not a directory")
+    }
+    guard problems.isEmpty else { throw RunSetupError(problems) }
+
+    let scan = DatasetReader.scan(
+      format: config.data.format, root: root,
+      options: DatasetOptions(eyecandiesImageIndex: config.data.imageIndex, metaFiles: config.data.meta,
+                              knownClasses: config.data.classes.isEmpty ? nil : config.data.classes))
+    let validated = try DatasetValidator.validate(scan, skipBadSamples: config.data.skipBadSamples)
+    samples = validated.samples
+    skipped = validated.skipped.map { String(describing: $0) }
+
+    let available = Set(samples.map(\.className))
+    classes = config.data.classes.isEmpty ? available.sorted() : config.data.classes
+    for c in classes where !available.contains(c) {
+      problems.append("data.classes: class '\(c)' has no samples under \(root) (found: \(available.sorted().joined(separator: ", ")))")
+    }
+    schedule = (try? Schedule.parse(config.train.schedule).get()) ?? Schedule(base: 1, increment: 0, steps: 0)
+    if schedule.totalClasses > classes.count {
+      problems.append("train.schedule: \(ScheduleError.tooFewClasses(schedule: config.train.schedule, needed: schedule.totalClasses, available: classes.count))")
+    }
+    for c in classes.prefix(schedule.totalClasses) {
+      if !samples.contains(where: { $0.className == c && $0.split == .test }) { problems.append("data: class '\(c)' has no test samples") }
+      if !samples.contains(where: { $0.className == c && config.data.trainSplits.contains($0.split.rawValue) }) {
+        problems.append("data: class '\(c)' has no training samples in \(config.data.trainSplits)")
+      }
+    }
+
+    let arch = config.backbone.name
+    let weights = config.backbone.weights.isEmpty
+      ? "\(Self.defaultWeightsDirectory)/efficientnet-\(arch.replacingOccurrences(of: "efficientnet-", with: "")).safetensors"
+      : config.backbone.weights
+    var net: EfficientNet?
+    if !FileManager.default.fileExists(atPath: weights) {
+      problems.append("backbone.weights: '\(weights)' not found (run Scripts/fetch_weights.sh, or set backbone.weights)")
+    } else {
+      do { net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights) } catch {
+        problems.append("backbone: \(error)")
+      }
+    }
+    guard problems.isEmpty, let net else { throw RunSetupError(problems) }
+    extractor = try FeatureExtractor(backbone: net, inputSize: config.model.inputSize,
+                                     resize: config.backbone.bilinearAlignCorners ? .bilinearAlignCorners : .area)
+    let channels = net.config.neckChannels
+    if channels != config.model.featureChannels {
+      throw RunSetupError(["model.feature_channels: \(config.model.featureChannels) does not match backbone \(arch), which gives \(channels) (set model.feature_channels: \(channels))"])
+    }
+    let cacheDir = config.backbone.cache.isEmpty ? NSHomeDirectory() + "/.cache/iumad/features" : config.backbone.cache
+    cache = try FeatureCache(directory: cacheDir)
+    preprocessor = Preprocessor(inputSize: config.model.inputSize, depthMode: config.data.depthMode)
+  }
+
+  /// Training samples of `stepClasses` (the configured training splits).
+  public func trainingSamples(_ stepClasses: [String]) -> [Sample] {
+    samples.filter { stepClasses.contains($0.className) && config.data.trainSplits.contains($0.split.rawValue) }
+  }
+
+  /// Test samples of `seenClasses`, in dataset order.
+  public func testSamples(_ seenClasses: [String]) -> [Sample] {
+    samples.filter { seenClasses.contains($0.className) && $0.split == .test }
+  }
+
+  /// Preprocesses `samples` and extracts their features (cached), in parallel over samples.
+  public func prepare(_ samples: [Sample], modalities: [Modality]) throws -> PreparedSet {
+    let s = config.model.inputSize
+    var prepared = [PreparedSample?](repeating: nil, count: samples.count)
+    var errors = [Error?](repeating: nil, count: samples.count)
+    prepared.withUnsafeMutableBufferPointer { p in
+      errors.withUnsafeMutableBufferPointer { e in
+        Threading.parallelFor(samples.count) { r in
+          for i in r {
+            do { p[i] = try preprocessor.prepare(samples[i]) } catch { e[i] = error }
+          }
+        }
+      }
+    }
+    if let e = errors.compactMap({ $0 }).first { throw e }
+    var set = PreparedSet(inputSize: s, tokens: config.model.tokens, channels: config.model.featureChannels)
+    set.samples = samples
+    set.labels = samples.map { classes.firstIndex(of: $0.className) ?? 0 }
+    set.masks = prepared.map { $0!.mask }
+    lastCacheHits = 0; lastComputed = 0; lastCorrupt = []
+    for m in modalities {
+      let images = prepared.map { m == .rgb ? $0!.rgb : $0!.depth }
+      let requests = samples.enumerated().map { i, sample in
+        FeatureRequest(files: files(sample, m), preprocessing: preprocessingKey(m), load: { Tensor(shape: [3, s, s], data: images[i]) })
+      }
+      let result = try cache.extract(requests, with: extractor)
+      lastCacheHits += result.hits
+      lastComputed += result.computed
+      lastCorrupt += result.corrupt
+      set.images[m] = images
+      set.features[m] = result.features.map(\.data)
+    }
+    return set
+  }
+
+  func files(_ sample: Sample, _ m: Modality) -> [String] {
+    if m == .rgb { return [sample.rgbPath] }
+    if case .depthPNG(let info) = sample.depthKind { return [sample.depthPath, info] }
+    return [sample.depthPath]
+  }
+
+  func preprocessingKey(_ m: Modality) -> String {
+    m == .rgb ? "rgb;antialiased-bilinear;imagenet;size=\(config.model.inputSize)"
+      : "depth;\(config.data.depthMode.rawValue);fill-nearest;p1-p99;imagenet;size=\(config.model.inputSize)"
+  }
+}

@@ -64,3 +64,12 @@ struct ConfigAndScheduleTests {
     for f in files { _ = try RunConfig.load(path: dir.appendingPathComponent(f).path) }
   }
 }
+
+@Suite("docs/configuration.md")
+struct ConfigurationDocTests {
+  @Test func committedReferenceMatchesTheKeyTables() throws {
+    let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    let doc = try String(contentsOf: root.appendingPathComponent("docs/configuration.md"), encoding: .utf8)
+    #expect(doc == RunConfig.referenceMarkdown(), "regenerate with: iumad config reference > docs/configuration.md")
+  }
+}

@@ -1,0 +1,131 @@
+import Datasets
+import Foundation
+import ImageIO
+import Metrics
+import Model
+import Tensor
+
+/// A whole run of SPEC §7–§8 in one process: every step of the schedule trained on its new
+/// classes, then evaluated on all classes seen so far, with the run directory kept up to date
+/// after each step (metrics, report, plots, heatmaps, anomaly maps).
+public final class IncrementalRun {
+  public let config: RunConfig
+  public let runDirectory: URL
+  public let pipeline: DataPipeline
+  public let trainer: IncrementalTrainer
+  public let plans: [StepPlan]
+  public private(set) var matrix: MetricsMatrix
+  let progress: ProgressLog
+  let settings: ProtocolSettings
+
+  /// Checks everything that can be checked before training (config, dataset, classes, weights,
+  /// output directory) and fails with every problem found.
+  public init(config: RunConfig, runDirectory: URL, progress: ProgressLog) throws {
+    self.config = config
+    self.runDirectory = runDirectory
+    self.progress = progress
+    pipeline = try DataPipeline(config: config)
+    let classes = Array(pipeline.classes.prefix(pipeline.schedule.totalClasses))
+    plans = pipeline.schedule.stepClasses(classes).enumerated().map { i, cs in
+      StepPlan(index: i, classes: cs, epochs: i == 0 ? config.train.epochsBase : config.train.epochsIncremental)
+    }
+    trainer = IncrementalTrainer(config: config, classes: classes.count)
+    matrix = MetricsMatrix(evaluationProtocol: config.eval.protocol)
+    settings = try ProtocolSettings(config.eval.protocol, inputSize: config.model.inputSize,
+                                    pool: config.eval.pool > 0 ? config.eval.pool : config.model.inputSize / config.model.grid)
+  }
+
+  /// Runs every step; returns the final metrics matrix.
+  @discardableResult
+  public func run() throws -> MetricsMatrix {
+    let modalities = trainer.model.config.modalities
+    progress.note("classes (\(plans.count) steps, schedule \(pipeline.schedule)): " + plans.map { "[\($0.classes.joined(separator: ", "))]" }.joined(separator: " "))
+    if !pipeline.skipped.isEmpty { progress.note("skipped \(pipeline.skipped.count) bad sample(s):\n  " + pipeline.skipped.joined(separator: "\n  ")) }
+    progress.totalIterations = plans.reduce(0) { total, plan in
+      let n = pipeline.trainingSamples(plan.classes).count
+      return total + plan.epochs * Int((Double(n) / Double(max(1, min(config.train.batchSize, n)))).rounded(.up))
+    }
+    for plan in plans {
+      let trainSamples = pipeline.trainingSamples(plan.classes)
+      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities)
+      progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
+      try trainer.train(plan, data: trainSet) { progress.iteration($0, steps: plans.count) }
+      try trainer.accumulateProjection(trainSet, batchSize: config.train.batchSize)
+      let seen = plans[0...plan.index].flatMap(\.classes)
+      try evaluate(step: plan.index, classes: seen)
+      try writeReports()
+      if let mean = matrix.mean(step: plan.index) {
+        progress.note(String(format: "step %d evaluated on %d classes: I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f",
+                             plan.index + 1, seen.count, mean.iAUROC, mean.pAUROC, mean.aupro))
+      }
+    }
+    return matrix
+  }
+
+  /// Scores the test sets of `classes` and records their metrics; writes maps and heatmaps.
+  func evaluate(step: Int, classes: [String]) throws {
+    let samples = pipeline.testSamples(classes)
+    let set = try pipeline.prepare(samples, modalities: trainer.model.config.modalities)
+    let (_, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: config.train.batchSize)
+    let s = config.model.inputSize
+    // Ground truth and images at the original size (the protocol decides the resolution).
+    var loaded = [LoadedSample?](repeating: nil, count: samples.count)
+    var errors = [Error?](repeating: nil, count: samples.count)
+    loaded.withUnsafeMutableBufferPointer { l in
+      errors.withUnsafeMutableBufferPointer { e in
+        Threading.parallelFor(samples.count) { r in
+          for i in r { do { l[i] = try SampleLoader.load(samples[i]) } catch { e[i] = error } }
+        }
+      }
+    }
+    if let e = errors.compactMap({ $0 }).first { throw e }
+    let mapImages = maps.map { Image(width: s, height: s, channels: 1, data: $0) }
+    let masks = loaded.map { l -> Image in
+      l!.mask ?? Image(width: l!.rgb.width, height: l!.rgb.height, channels: 1, data: [Float](repeating: 0, count: l!.rgb.width * l!.rgb.height))
+    }
+    let range = (maps.flatMap { $0 }.min() ?? 0)...(max(maps.flatMap { $0 }.max() ?? 1, (maps.flatMap { $0 }.min() ?? 0) + 1e-6))
+    for c in classes {
+      let idx = samples.indices.filter { samples[$0].className == c }
+      let prepared = try idx.map { try settings.prepare(map: mapImages[$0], mask: masks[$0]) }
+      let scores = try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label })
+      matrix.record(step: step, class: c, metrics: try Evaluation.evaluate(scores))
+      // A few heatmaps per class, defective samples first.
+      let chosen = (idx.filter { samples[$0].label == 1 } + idx.filter { samples[$0].label == 0 }).prefix(config.eval.heatmapsPerClass)
+      for i in chosen {
+        let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
+        let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
+        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try Heatmap.write(image: loaded[i]!.rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
+      }
+      if config.eval.writeMaps {
+        let root = runDirectory.appendingPathComponent("maps/step-\(step + 1)").path
+        for i in idx {
+          try AnomalyMapFiles.write(mapImages[i], originalWidth: masks[i].width, originalHeight: masks[i].height, root: root, sample: samples[i])
+        }
+      }
+    }
+  }
+
+  /// The method label of this configuration in paper-style tables.
+  public var methodLabel: String {
+    let m = trainer.model.config
+    switch (m.mamba, m.ibfm) {
+    case (true, true): return "IB-IUMAD"
+    case (false, false): return "IUF"
+    case (false, true): return "IB-IUMAD w/o Mamba"
+    case (true, false): return "IB-IUMAD w/o IBFM"
+    }
+  }
+
+  public var modalityLabel: String {
+    let ms = Set(trainer.model.config.modalities)
+    return ms == [.rgb, .depth] ? "RGB + depth" : ms.contains(.rgb) ? "RGB" : "Depth"
+  }
+
+  func writeReports() throws {
+    let entry = SummaryEntry(modality: modalityLabel, method: methodLabel, setting: pipeline.schedule.description, matrix: matrix)
+    let curves = trainer.lossCurves.keys.sorted().map { (name: $0, values: trainer.lossCurves[$0]!) }
+    try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: curves,
+                          title: "IUMAD run: \(methodLabel), \(modalityLabel), \(pipeline.schedule)")
+  }
+}

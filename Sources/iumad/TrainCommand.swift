@@ -1,0 +1,64 @@
+import ArgumentParser
+import Foundation
+import Incremental
+import Tensor
+
+struct TrainCommand: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "train",
+    abstract: "Train IB-IUMAD through an incremental schedule and evaluate after every step.",
+    discussion: """
+      Reads a YAML config (see configs/ and docs/configuration.md), checks the config, the dataset
+      (every file), the class list against the schedule, the backbone weights and the output
+      directory, and stops with every problem listed before any training starts.
+
+      The run directory receives config.yaml (resolved), train.log, metrics.json, metrics.csv,
+      report.md, plots/*.svg, heatmaps/step-N/*.png and maps/step-N/<class>/test/<defect>/NNN.tiff.
+      Backbone features are cached on disk (backbone.cache), so epochs never run the backbone.
+      """
+  )
+
+  @Option(help: "YAML configuration file.")
+  var config: String
+
+  @Option(help: "Dataset root (overrides data.root).")
+  var data: String?
+
+  @Option(help: "Run directory (default: runs/<config name>).")
+  var out: String?
+
+  @Option(name: .customLong("set"), help: "Override a key: SECTION.KEY=VALUE, e.g. --set train.epochs_base=5 (repeatable).")
+  var overrides: [String] = []
+
+  @Option(help: "Threads for our kernels and OpenBLAS (default: cores / ranks on this node).")
+  var threads: Int?
+
+  func run() throws {
+    var sets = overrides
+    if let data { sets.append("data.root=\(data)") }
+    let cfg: RunConfig
+    do { cfg = try RunConfig.load(path: config, overrides: sets) } catch let e as ConfigError {
+      throw ValidationError(e.description)
+    }
+    let n = threads ?? (cfg.train.threads > 0 ? cfg.train.threads : Threading.defaultThreads())
+    Threading.setThreads(n)
+    let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
+    let dir = URL(fileURLWithPath: out ?? "runs/\(name)")
+    do {
+      try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+      try Data(cfg.yaml().utf8).write(to: dir.appendingPathComponent("config.yaml"))
+    } catch {
+      throw ValidationError("cannot write to the run directory '\(dir.path)': \(error.localizedDescription)")
+    }
+    let log = ProgressLog(path: dir.appendingPathComponent("train.log").path, echo: true)
+    log.note("iumad \(IUMADVersion.string): config \(config), run directory \(dir.path), \(n) threads")
+    let run: IncrementalRun
+    do { run = try IncrementalRun(config: cfg, runDirectory: dir, progress: log) } catch {
+      log.note("setup failed:\n\(error)")
+      throw ValidationError("\(error)")
+    }
+    try run.run()
+    log.note("done: report in \(dir.appendingPathComponent("report.md").path)")
+    print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
+  }
+}

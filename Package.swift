@@ -13,6 +13,7 @@ let package = Package(
     .library(name: "Tensor", targets: ["Tensor"]),
     .library(name: "ImageIO", targets: ["ImageIO"]),
     .library(name: "Datasets", targets: ["Datasets"]),
+    .library(name: "Metrics", targets: ["Metrics"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -34,10 +35,11 @@ let package = Package(
       name: "Datasets",
       dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
+    .target(name: "Metrics", dependencies: ["ImageIO", "Datasets"], swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets",
+        "Tensor", "Model", "ImageIO", "Datasets", "Metrics",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -50,8 +52,10 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
-    // Runs the built `iumad` binary as a child process (no module dependency on it).
-    .testTarget(name: "CLITests", dependencies: []),
+    .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "Datasets"], resources: [.copy("../Fixtures/metrics")]),
+    // Runs the built `iumad` binary as a child process (no module dependency on it); the libraries
+    // write the inputs some commands read (e.g. anomaly maps for `iumad evaluate`).
+    .testTarget(name: "CLITests", dependencies: ["Metrics", "ImageIO", "Datasets"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -11,6 +11,6 @@ struct IUMAD: ParsableCommand {
       MPI data-parallel job (mpirun -np N iumad train ...). See README.md and docs/.
       """,
     version: IUMADVersion.string,
-    subcommands: [Synth.self, DatasetCommand.self, ModelCommand.self, Bench.self]
+    subcommands: [Synth.self, DatasetCommand.self, ModelCommand.self, EvaluateCommand.self, Bench.self]
   )
 }

@@ -14,6 +14,7 @@ let package = Package(
     .library(name: "ImageIO", targets: ["ImageIO"]),
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Backbone", targets: ["Backbone"]),
+    .library(name: "Metrics", targets: ["Metrics"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,14 +38,15 @@ let package = Package(
       dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .target(name: "Backbone", dependencies: ["Tensor", "CZstd"], swiftSettings: swiftSettings),
+    .target(name: "Metrics", dependencies: ["ImageIO", "Datasets"], swiftSettings: swiftSettings),
     .target(
       name: "Incremental",
-      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Configuration", .product(name: "Yams", package: "Yams")],
+      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Metrics", "Configuration", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Incremental", "Configuration",
+        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Configuration",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -59,8 +61,10 @@ let package = Package(
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
     .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor"]),
-    // Runs the built `iumad` binary as a child process (no module dependency on it).
-    .testTarget(name: "CLITests", dependencies: []),
+    .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "Datasets"], resources: [.copy("../Fixtures/metrics")]),
+    // Runs the built `iumad` binary as a child process; the libraries write the inputs some
+    // commands read (e.g. anomaly maps for `iumad evaluate`).
+    .testTarget(name: "CLITests", dependencies: ["Metrics", "ImageIO", "Datasets"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -57,6 +57,8 @@ public enum DatasetError: Error, Equatable, Sendable, CustomStringConvertible {
 public struct DatasetValidationError: Error, CustomStringConvertible, Sendable {
   public let problems: [DatasetError]
 
+  public init(problems: [DatasetError]) { self.problems = problems }
+
   public var description: String {
     let lines = problems.map { "  - \($0.description)" }
     return "the dataset has \(problems.count) problem\(problems.count == 1 ? "" : "s"):\n"

@@ -48,7 +48,7 @@ public enum SampleLoader {
 
   /// Binarised: 1 where any channel is nonzero. Real MVTec 3D-AD masks store defect ids
   /// (255, 254, ...) and Eyecandies masks may be saved as RGB.
-  static func readMask(_ path: String) throws -> Image {
+  public static func readMask(_ path: String) throws -> Image {
     let png = try readPNG(path)
     var out = [Float](repeating: 0, count: png.width * png.height)
     for i in 0..<out.count {

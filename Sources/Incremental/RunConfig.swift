@@ -1,6 +1,7 @@
 import Configuration
 import Datasets
 import Foundation
+import Metrics
 import Model
 
 /// `data.*`: where the dataset is and how to read it (SPEC §5).
@@ -106,14 +107,9 @@ public struct TrainConfig: ConfigSection, Equatable {
   }
 }
 
-/// Which evaluation protocol a report uses (SPEC §8).
-public enum EvalProtocol: String, CaseIterable, Sendable {
-  case uniad, official
-}
-
 /// `eval.*`: evaluation after every step (SPEC §8).
 public struct EvalConfig: ConfigSection, Equatable {
-  public var `protocol`: EvalProtocol = .uniad
+  public var `protocol`: EvaluationProtocol = .uniad
   public var blurSigma: Float = 4
   /// Image-score pooling kernel; 0 = input_size / grid.
   public var pool = 0

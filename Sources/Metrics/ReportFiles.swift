@@ -1,0 +1,23 @@
+import Foundation
+
+/// Writes the metric artefacts of a run directory (SPEC §8): `metrics.json`, `metrics.csv`,
+/// `report.md`, `plots/i_auroc_per_class.svg` and, when curves are given, `plots/loss.svg`.
+/// Heatmaps and anomaly maps are written per image (`Heatmap`, `AnomalyMapFiles`).
+public enum ReportFiles {
+  public static func write(runDirectory: URL, matrix: MetricsMatrix, summary: [SummaryEntry],
+                           lossCurves: [(name: String, values: [Double])] = [], title: String = "IUMAD report") throws {
+    let plots = runDirectory.appendingPathComponent("plots")
+    try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
+    try matrix.writeJSON(to: runDirectory.appendingPathComponent("metrics.json"))
+    try matrix.writeCSV(to: runDirectory.appendingPathComponent("metrics.csv"))
+    try write(MarkdownReport.render(matrix: matrix, summary: summary, title: title), runDirectory.appendingPathComponent("report.md"))
+    try write(ReportPlots.classIAUROC(matrix), plots.appendingPathComponent("i_auroc_per_class.svg"))
+    if !lossCurves.isEmpty {
+      try write(ReportPlots.lossCurves(lossCurves), plots.appendingPathComponent("loss.svg"))
+    }
+  }
+
+  private static func write(_ text: String, _ url: URL) throws {
+    try Data(text.utf8).write(to: url)
+  }
+}

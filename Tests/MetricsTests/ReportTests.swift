@@ -1,0 +1,112 @@
+import Foundation
+import FoundationXML
+import ImageIO
+import Testing
+
+@testable import Metrics
+
+/// report.md, the SVG plots and the heatmap PNGs.
+struct ReportTests {
+  @Test func markdownHoldsPerStepRowsMeanFMAndSummary() {
+    let m = ForgettingTests.matrix()
+    let summary = [
+      SummaryEntry(modality: "RGB + depth", method: "IB-IUMAD", setting: "2-1x1", matrix: m),
+      SummaryEntry(modality: "RGB + depth", method: "w/o IBFM", setting: "2-1x1", iAUROC: 0.8, aupro: 0.5, fm: nil),
+      SummaryEntry(modality: "RGB + depth", method: "IB-IUMAD", setting: "10-0", iAUROC: 0.9123, aupro: 0.75, fm: nil),
+    ]
+    let md = MarkdownReport.render(matrix: m, summary: summary)
+    #expect(md.contains("Protocol: uniad (paper)"))
+    #expect(md.contains("| Class | Step 0 I-AUROC | Step 0 P-AUROC | Step 0 AUPRO | Step 1 I-AUROC |"))
+    #expect(md.contains("| a | 90.0 | 95.0 | 50.0 | 80.0 | 94.0 | 60.0 | 70.0 | 93.0 | 70.0 |"), "\(md)")
+    #expect(md.contains("| c | – | – | – | – | – | – | 100.0 | 97.0 | 90.0 |"))
+    // Means: step 0 = a; step 1 = (a + b)/2; step 2 = (a + b + c)/3 (I-AUROC 86.7).
+    #expect(md.contains("| **Mean** | 90.0 | 95.0 | 50.0 | 87.5 | 96.5 | 70.0 | 86.7 | 96.0 | 73.3 |"))
+    #expect(md.contains("FM: I-AUROC 12.5 · P-AUROC 1.5 · AUPRO 5.0"))
+    #expect(md.contains("| Modality | Method | 2-1x1 I-AUROC ↑ | 2-1x1 AUPRO ↑ | 2-1x1 FM ↓ | 10-0 I-AUROC ↑ | 10-0 AUPRO ↑ | 10-0 FM ↓ |"))
+    #expect(md.contains("| RGB + depth | IB-IUMAD | 86.7 | 73.3 | 12.5 | 91.2 | 75.0 | – |"))
+    #expect(md.contains("| RGB + depth | w/o IBFM | 80.0 | 50.0 | – | – | – | – |"))
+  }
+
+  @Test func singleStepReportSaysFMIsUndefined() {
+    var m = MetricsMatrix(evaluationProtocol: .official)
+    m.record(step: 0, class: "x|y", metrics: ClassMetrics(iAUROC: 1, pAUROC: 0.5, aupro: 0))
+    let md = MarkdownReport.render(matrix: m, summary: [])
+    #expect(md.contains("Protocol: official"))
+    #expect(md.contains("| x\\|y | 100.0 | 50.0 | 0.0 |"))
+    #expect(md.contains("FM: I-AUROC – · P-AUROC – · AUPRO – (undefined with a single step)"))
+    #expect(!md.contains("## Summary"))
+  }
+
+  /// Parses `svg` as XML and returns the element names and the text content.
+  static func parseSVG(_ svg: String) throws -> (elements: [String], text: String) {
+    final class Collector: NSObject, XMLParserDelegate {
+      var elements: [String] = []
+      var text = ""
+      func parser(_ parser: XMLParser, didStartElement name: String, namespaceURI: String?, qualifiedName: String?,
+                  attributes: [String: String] = [:]) { elements.append(name) }
+      func parser(_ parser: XMLParser, foundCharacters string: String) { text += string }
+    }
+    let parser = XMLParser(data: Data(svg.utf8))
+    let collector = Collector()
+    parser.delegate = collector
+    guard parser.parse() else { throw parser.parserError ?? CocoaError(.coderReadCorrupt) }
+    return (collector.elements, collector.text)
+  }
+
+  @Test func plotsAreValidSVGWithAxesAndLegend() throws {
+    let classPlot = try Self.parseSVG(ReportPlots.classIAUROC(ForgettingTests.matrix()))
+    #expect(classPlot.elements.first == "svg")
+    #expect(classPlot.elements.filter { $0 == "polyline" }.count == 2)  // a and b span steps; c is one point
+    #expect(classPlot.elements.filter { $0 == "circle" }.count == 6)
+    for label in ["step", "I-AUROC (%)", "a", "b", "c", "100", "0"] { #expect(classPlot.text.contains(label), "\(label)") }
+
+    let losses = ReportPlots.lossCurves([(name: "total <all>", values: (0..<200).map { 1 / Double($0 + 1) }),
+                                         (name: "IB & KL", values: [0.5, .nan, 0.25])])
+    let lossPlot = try Self.parseSVG(losses)
+    #expect(lossPlot.elements.filter { $0 == "polyline" }.count == 2)
+    #expect(lossPlot.text.contains("total <all>") && lossPlot.text.contains("IB & KL") && lossPlot.text.contains("epoch"))
+    #expect(try Self.parseSVG(ReportPlots.lossCurves([])).text.contains("no data"))
+  }
+
+  @Test func niceAxisTicks() {
+    let axis = Axis(lo: 0.13, hi: 0.91, integer: false)
+    #expect(axis.step == 0.2 && axis.lo == 0 && abs(axis.hi - 1) < 1e-12)
+    #expect(axis.ticks.map(axis.label) == ["0.0", "0.2", "0.4", "0.6", "0.8", "1.0"])
+    let steps = Axis(lo: 0, hi: 3, integer: true)
+    #expect(steps.ticks.map(steps.label) == ["0", "1", "2", "3"])
+  }
+
+  @Test func heatmapHasThreePanelsAndAContour() throws {
+    let w = 20, h = 10
+    let image = Image(width: w, height: h, channels: 3, fill: 0.5)
+    let map = Image(width: 10, height: 5, channels: 1, data: (0..<50).map { Float($0) })
+    var maskData = [Float](repeating: 0, count: w * h)
+    for y in 2..<8 { for x in 5..<15 { maskData[y * w + x] = 1 } }
+    let mask = Image(width: w, height: h, channels: 1, data: maskData)
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-heatmap-\(UUID().uuidString)")
+    try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+    defer { try? FileManager.default.removeItem(at: dir) }
+    let path = dir.appendingPathComponent("h.png").path
+    try Heatmap.write(image: image, map: map, mask: mask, to: path)
+    let png = try PNG.read(path)
+    #expect(png.width == 3 * w && png.height == h && png.channels == 3 && png.bitDepth == 8)
+    func pixel(_ x: Int, _ y: Int) -> [UInt16] { Array(png.samples[(y * png.width + x) * 3..<(y * png.width + x) * 3 + 3]) }
+    #expect(pixel(7, 5) == [128, 128, 128])              // panel 1: the image
+    #expect(pixel(w, 0) == [0, 0, 128])                  // panel 2: jet bottom (dark blue) at the map minimum
+    #expect(pixel(2 * w + 5, 2) == [0, 255, 0])          // panel 3: contour on the region's edge
+    #expect(pixel(2 * w + 9, 5) == [128, 128, 128])      // ... but not inside it
+    #expect(pixel(2 * w + 1, 1) == [128, 128, 128])      // ... nor outside
+  }
+
+  @Test func reportFilesAreWritten() throws {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-report-\(UUID().uuidString)")
+    defer { try? FileManager.default.removeItem(at: dir) }
+    try ReportFiles.write(runDirectory: dir, matrix: ForgettingTests.matrix(), summary: [],
+                          lossCurves: [(name: "total", values: [3, 2, 1])])
+    for file in ["metrics.json", "metrics.csv", "report.md", "plots/i_auroc_per_class.svg", "plots/loss.svg"] {
+      #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent(file).path), "\(file)")
+    }
+    let back = try MetricsMatrix(json: Data(contentsOf: dir.appendingPathComponent("metrics.json")))
+    #expect(back == ForgettingTests.matrix())
+  }
+}

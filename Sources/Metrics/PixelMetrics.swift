@@ -33,10 +33,10 @@ public struct PixelMetrics: Equatable, Sendable {
       throw MetricsError.countMismatch(what: "\(what): masks", expected: maps.count, found: masks.count)
     }
     let pixels = width * height
-    // Tag 0 = defect-free; tag k ≥ 1 = global region k; regionWeight[k] = 1/|region k|.
+    // Tag 0 = defect-free; tag k ≥ 1 = global region k of regionSize[k] pixels.
     var entries = [UInt64]()
     entries.reserveCapacity(maps.count * pixels)
-    var regionWeight: [Double] = [0]
+    var regionSize: [Int] = [0]
     var defectPixels = 0
     for (i, (map, mask)) in zip(maps, masks).enumerated() {
       guard map.count == pixels else {
@@ -46,8 +46,8 @@ public struct PixelMetrics: Equatable, Sendable {
         throw MetricsError.countMismatch(what: "\(what): mask of image \(i) (\(width)x\(height))", expected: pixels, found: mask.count)
       }
       let regions = ConnectedRegions(mask: mask, width: width, height: height)
-      let offset = UInt32(regionWeight.count - 1)
-      regionWeight += regions.sizes.map { 1 / Double($0) }
+      let offset = UInt32(regionSize.count - 1)
+      regionSize += regions.sizes
       defectPixels += regions.sizes.reduce(0, +)
       for p in 0..<pixels {
         let s = map[p]
@@ -56,24 +56,61 @@ public struct PixelMetrics: Equatable, Sendable {
         entries.append(RankedScores.entry(score: s, tag: local == 0 ? 0 : offset + local))
       }
     }
-    let regionCount = regionWeight.count - 1
+    let regionCount = regionSize.count - 1
     guard regionCount > 0 else { throw MetricsError.noDefectRegion(what: what) }
-
-    var roc = ROCCurve()
-    var pro = PROCurve(limit: fprLimit)
-    var proSum = 0.0  // Σ over counted defect pixels of 1/|their region|
     let ranked = RankedScores(entries: entries)
     let defectFree = ranked.count - defectPixels
     guard defectFree > 0 else { throw MetricsError.noDefectFreePixel(what: what) }
+
+    var roc = ROCCurve()
+    var pro = PROCurve(limit: fprLimit)
+    var coverage = PROCoverage(regionSize: regionSize)
     ranked.forEachThreshold { group in
       var negatives = 0
       for e in group {
         let tag = Int(RankedScores.tag(e))
-        if tag == 0 { negatives += 1 } else { proSum += regionWeight[tag] }
+        if tag == 0 { negatives += 1 } else { coverage.cover(region: tag) }
       }
       roc.addThreshold(positives: group.count - negatives, negatives: negatives)
-      pro.addPoint(fpr: Double(roc.negatives) / Double(defectFree), pro: proSum / Double(regionCount))
+      pro.addPoint(fpr: Double(roc.negatives) / Double(defectFree), pro: coverage.pro)
     }
     return PixelMetrics(pAUROC: try roc.area(what: what), aupro: pro.normalizedArea)
   }
+}
+
+/// Σ over regions of (covered pixels / region size), kept so that fully covered regions count
+/// exactly 1: a detector that finds every region whole reaches PRO = 1.0, not 1 − 1e-16.
+/// Completed regions are an integer count; only partly covered ones go through a float sum,
+/// which is reset to exactly 0 whenever no region is partly covered.
+struct PROCoverage {
+  private let regionSize: [Int]
+  private var covered: [Int]
+  private var complete = 0
+  private var partlyCovered = 0
+  private var partial = 0.0
+
+  /// `regionSize[k]` for regions 1...R; index 0 is unused.
+  init(regionSize: [Int]) {
+    self.regionSize = regionSize
+    covered = [Int](repeating: 0, count: regionSize.count)
+  }
+
+  mutating func cover(region k: Int) {
+    covered[k] += 1
+    let n = regionSize[k]
+    if covered[k] == n {
+      complete += 1
+      if n > 1 {
+        partlyCovered -= 1
+        partial -= Double(n - 1) / Double(n)
+      }
+      if partlyCovered == 0 { partial = 0 }
+    } else {
+      if covered[k] == 1 { partlyCovered += 1 }
+      partial += 1 / Double(n)
+    }
+  }
+
+  /// The current PRO: mean coverage over all regions.
+  var pro: Double { (Double(complete) + partial) / Double(regionSize.count - 1) }
 }

@@ -94,6 +94,18 @@ struct AUPROTests {
     #expect(try Self.aupro([maps[0]], [masks[0]], width: 2, height: 2) == 1)
   }
 
+  @Test func perfectDetectorScoresExactlyOne() throws {
+    // Regions of 3, 7 and 11 pixels (1/3, 1/7, 1/11 are inexact in binary), found whole at the
+    // first threshold, and partly at varied scores in a second image: PRO must reach 1.0 exactly.
+    var mask = [UInt8](repeating: 0, count: 60)
+    for p in [0, 1, 2] + Array(10..<17) + Array(40..<51) { mask[p] = 1 }
+    #expect(ConnectedRegions(mask: mask, width: 20, height: 3).sizes == [3, 7, 11])
+    let map = mask.map { Float($0) }
+    let graded = mask.enumerated().map { $0.element == 1 ? 1 + Float($0.offset % 5) : 0 }
+    let pixel = try PixelMetrics.compute(maps: [map, graded], masks: [mask, mask], width: 20, height: 3)
+    #expect(pixel.aupro == 1 && pixel.pAUROC == 1)
+  }
+
   @Test func pixelAUROCComesFromTheSameSort() throws {
     let (map, mask) = Self.tiedRamp(region: 4, defectFree: 12)
     let pixel = try PixelMetrics.compute(maps: [map], masks: [mask], width: 16, height: 1)

@@ -38,7 +38,7 @@ public enum SampleLoader {
     do { return try PNG.read(path) } catch let e as ImageIOError { throw DatasetError.unreadableImage(e) }
   }
 
-  static func readRGB(_ path: String) throws -> Image {
+  public static func readRGB(_ path: String) throws -> Image {
     let png = try readPNG(path)
     guard png.channels == 3 || png.channels == 4 else {
       throw DatasetError.wrongChannelCount(path: path, expected: "3 (RGB)", found: png.channels)

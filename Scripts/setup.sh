@@ -11,9 +11,14 @@ for pkg in "${PACKAGES[@]}"; do
     missing+=("$pkg")
   fi
 done
+# Python with NumPy and pip (weights conversion, fixture scripts): any installation will do,
+# Debian's packages only when none is on PATH.
+command -v python3 >/dev/null 2>&1 || missing+=(python3)
+python3 -c "import numpy" >/dev/null 2>&1 || missing+=(python3-numpy)
+python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 
 if [ ${#missing[@]} -eq 0 ]; then
-  echo "setup: native packages present"
+  echo "setup: native packages and Python present"
   exit 0
 fi
 

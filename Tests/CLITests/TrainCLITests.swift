@@ -1,0 +1,92 @@
+import Foundation
+import Testing
+
+/// `iumad train` end to end on a freshly synthesised dataset with the tiny config, plus the
+/// checks that must stop a run before training starts. Runs the real binary, real files.
+@Suite("iumad train end to end", .serialized)
+struct TrainCLITests {
+  static let repo = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+  var tinyConfig: String { Self.repo.appendingPathComponent("configs/tiny.yaml").path }
+
+  /// A 4-class synthetic dataset at 64 px (shared by the tests of this suite).
+  static let dataset: String = {
+    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-train-data-\(UUID().uuidString)").path
+    _ = try? runIUMAD(["synth", "--out", dir, "--classes", "4", "--train", "16", "--test", "8", "--size", "64", "--seed", "11"])
+    return dir
+  }()
+
+  func train(_ out: URL, _ extra: [String]) throws -> ProcessResult {
+    try runIUMAD(["train", "--config", tinyConfig, "--data", Self.dataset, "--out", out.path,
+                  "--set", "backbone.cache=\(out.path)/cache", "--set", "train.schedule=2-1x2",
+                  "--set", "train.epochs_base=30", "--set", "train.epochs_incremental=3"] + extra)
+  }
+
+  @Test func schedule2x1x2WritesEveryArtefact() throws {
+    let out = try temporaryDirectory("train").appendingPathComponent("run")
+    let r = try train(out, [])
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let fm = FileManager.default
+    for f in ["config.yaml", "train.log", "metrics.json", "metrics.csv", "report.md", "plots/i_auroc_per_class.svg", "plots/loss.svg"] {
+      #expect(fm.fileExists(atPath: out.appendingPathComponent(f).path), "missing \(f)")
+    }
+    // Three steps: 2 classes, then 3, then 4, each evaluated on every class seen so far.
+    let csv = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8)
+    let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
+    #expect(Set(rows.map { $0[0] }) == ["0", "1", "2"])
+    #expect(rows.filter { $0[0] == "0" && $0[2] == "i_auroc" }.count == 2)
+    #expect(rows.filter { $0[0] == "2" && $0[2] == "i_auroc" }.count == 4)
+    for row in rows { let v = Double(row[3])!; #expect(v >= 0 && v <= 1) }
+    let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("metrics.json"))) as? [String: Any]
+    #expect(metrics?["forgetting"] != nil || metrics?["fm"] != nil, "metrics.json keys: \(metrics?.keys.sorted() ?? [])")
+    let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+    #expect(report.contains("IB-IUMAD") && report.contains("2-1x2") && report.contains("FM"))
+    // Heatmaps per step and one float32 TIFF map per test image of the last step.
+    let heatmaps = try fm.contentsOfDirectory(atPath: out.appendingPathComponent("heatmaps/step-1").path)
+    #expect(heatmaps.filter { $0.hasSuffix(".png") }.count == 4)
+    let testImages = try fm.subpathsOfDirectory(atPath: Self.dataset).filter { $0.contains("/test/") && $0.contains("/rgb/") && $0.hasSuffix(".png") }
+    let maps = try fm.subpathsOfDirectory(atPath: out.appendingPathComponent("maps/step-3").path).filter { $0.hasSuffix(".tiff") }
+    #expect(maps.count == testImages.count && maps.count == 4 * 8)
+    // The resolved config reproduces the run's settings.
+    let resolved = try String(contentsOf: out.appendingPathComponent("config.yaml"), encoding: .utf8)
+    #expect(resolved.contains("schedule: 2-1x2") && resolved.contains("epochs_incremental: 3"))
+
+    // `iumad evaluate` rescoring the written maps under the same protocol gives the run's numbers.
+    let ev = try runIUMAD(["evaluate", "--maps", out.appendingPathComponent("maps/step-3").path, "--data", Self.dataset,
+                           "--protocol", "uniad", "--input-size", "64", "--pool", "16", "--json"])
+    #expect(ev.status == 0, "stderr: \(ev.stderr)")
+    let evObj = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as? [String: Any]
+    let classes = evObj?["classes"] as? [String: [String: Double]] ?? [:]
+    for row in rows where row[0] == "2" {
+      let mine = Double(row[3])!, theirs = classes[String(row[1])]?[String(row[2])] ?? -1
+      #expect(abs(mine - theirs) < 1e-3, "\(row[1]) \(row[2]): run \(mine) vs evaluate \(theirs)")
+    }
+  }
+
+  @Test func ablationWithoutMambaAndIBFMRuns() throws {
+    let out = try temporaryDirectory("train-iuf").appendingPathComponent("run")
+    let r = try train(out, ["--set", "model.mamba=off", "--set", "model.ibfm=off", "--set", "model.anomaly_map=modal",
+                            "--set", "train.epochs_base=5", "--set", "train.epochs_incremental=1"])
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
+    #expect(report.contains("| RGB + depth | IUF |"))
+  }
+
+  @Test func problemsStopTheRunBeforeTraining() throws {
+    let dir = try temporaryDirectory("train-bad")
+    // A broken config: every problem listed.
+    let broken = dir.appendingPathComponent("broken.yaml")
+    try Data("model: {preset: tiny, hidden: lots}\ntrain: {schedule: 6-1x4, bogus: 1}\n".utf8).write(to: broken)
+    let r1 = try runIUMAD(["train", "--config", broken.path, "--data", Self.dataset, "--out", dir.appendingPathComponent("r1").path])
+    #expect(r1.status != 0 && r1.stderr.contains("model.hidden: expected an integer") && r1.stderr.contains("train.bogus: unknown key"), "\(r1.stderr)")
+    // A schedule needing more classes than the dataset has, and a class the dataset lacks.
+    let r2 = try runIUMAD(["train", "--config", tinyConfig, "--data", Self.dataset, "--out", dir.appendingPathComponent("r2").path,
+                           "--set", "train.schedule=6-1x4", "--set", "data.classes=disc,box,teapot,ring"])
+    #expect(r2.status != 0 && r2.stderr.contains("schedule 6-1x4 needs 10 classes but the dataset has 4") && r2.stderr.contains("'teapot'"), "\(r2.stderr)")
+    #expect(!(r2.stderr.contains("epoch")), "training must not start")
+    // An output directory that cannot be written.
+    let blocker = dir.appendingPathComponent("file")
+    try Data().write(to: blocker)
+    let r3 = try runIUMAD(["train", "--config", tinyConfig, "--data", Self.dataset, "--out", blocker.appendingPathComponent("run").path])
+    #expect(r3.status != 0 && r3.stderr.contains("cannot write to the run directory"), "\(r3.stderr)")
+  }
+}

@@ -65,28 +65,34 @@ public final class DataPipeline {
       }
     }
 
-    let arch = config.backbone.name
-    let weights = config.backbone.weights.isEmpty
-      ? "\(Self.defaultWeightsDirectory)/efficientnet-\(arch.replacingOccurrences(of: "efficientnet-", with: "")).safetensors"
-      : config.backbone.weights
-    var net: EfficientNet?
-    if !FileManager.default.fileExists(atPath: weights) {
-      problems.append("backbone.weights: '\(weights)' not found (run Scripts/fetch_weights.sh, or set backbone.weights)")
-    } else {
-      do { net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights) } catch {
-        problems.append("backbone: \(error)")
-      }
-    }
-    guard problems.isEmpty, let net else { throw RunSetupError(problems) }
-    extractor = try FeatureExtractor(backbone: net, inputSize: config.model.inputSize,
-                                     resize: config.backbone.bilinearAlignCorners ? .bilinearAlignCorners : .area)
-    let channels = net.config.neckChannels
-    if channels != config.model.featureChannels {
-      throw RunSetupError(["model.feature_channels: \(config.model.featureChannels) does not match backbone \(arch), which gives \(channels) (set model.feature_channels: \(channels))"])
-    }
+    // Weights problems are listed together with the dataset's.
+    var made: FeatureExtractor?
+    do { made = try Self.makeExtractor(config) } catch let e as RunSetupError { problems += e.problems }
+    guard problems.isEmpty, let made else { throw RunSetupError(problems) }
+    extractor = made
     let cacheDir = config.backbone.cache.isEmpty ? NSHomeDirectory() + "/.cache/iumad/features" : config.backbone.cache
     cache = try FeatureCache(directory: cacheDir)
     preprocessor = Preprocessor(inputSize: config.model.inputSize, depthMode: config.data.depthMode)
+  }
+
+  /// The frozen backbone + neck a config names, with its weights checked against the model's C_in.
+  public static func makeExtractor(_ config: RunConfig) throws -> FeatureExtractor {
+    let arch = config.backbone.name
+    let weights = config.backbone.weights.isEmpty
+      ? "\(defaultWeightsDirectory)/efficientnet-\(arch.replacingOccurrences(of: "efficientnet-", with: "")).safetensors"
+      : config.backbone.weights
+    guard FileManager.default.fileExists(atPath: weights) else {
+      throw RunSetupError(["backbone.weights: '\(weights)' not found (run Scripts/fetch_weights.sh, or set backbone.weights)"])
+    }
+    let net: EfficientNet
+    do { net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights) } catch {
+      throw RunSetupError(["backbone: \(error)"])
+    }
+    if net.config.neckChannels != config.model.featureChannels {
+      throw RunSetupError(["model.feature_channels: \(config.model.featureChannels) does not match backbone \(arch), which gives \(net.config.neckChannels) (set model.feature_channels: \(net.config.neckChannels))"])
+    }
+    return try FeatureExtractor(backbone: net, inputSize: config.model.inputSize,
+                                resize: config.backbone.bilinearAlignCorners ? .bilinearAlignCorners : .area)
   }
 
   /// Training samples of `stepClasses` (the configured training splits).

@@ -54,6 +54,7 @@ public final class IncrementalRun {
       let seen = plans[0...plan.index].flatMap(\.classes)
       try evaluate(step: plan.index, classes: seen)
       try writeReports()
+      try saveModel(step: plan.index, seen: seen)
       if let mean = matrix.mean(step: plan.index) {
         progress.note(String(format: "step %d evaluated on %d classes: I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f",
                              plan.index + 1, seen.count, mean.iAUROC, mean.pAUROC, mean.aupro))
@@ -104,6 +105,21 @@ public final class IncrementalRun {
         }
       }
     }
+  }
+
+  /// Writes RUN/model.safetensors with the decision threshold from the seen classes' validation
+  /// samples (falling back to their training samples when the layout has no validation split).
+  func saveModel(step: Int, seen: [String]) throws {
+    var pool = pipeline.samples.filter { seen.contains($0.className) && $0.split == .validation }
+    if pool.isEmpty { pool = pipeline.trainingSamples(seen) }
+    let set = try pipeline.prepare(pool, modalities: trainer.model.config.modalities)
+    let scores = trainer.score(set, indices: Array(0..<set.count), batchSize: config.train.batchSize).scores
+    var resolved = config
+    resolved.model = trainer.model.config
+    let bundle = ModelBundle(config: resolved, classes: plans.flatMap(\.classes), step: step, threshold: scores.max() ?? 0)
+    try bundle.write(parameters: trainer.model.parameters, to: runDirectory.appendingPathComponent(ModelBundle.fileName))
+    progress.note(String(format: "model saved to %@ (decision threshold %.4f from %d validation images)",
+                         runDirectory.appendingPathComponent(ModelBundle.fileName).path, bundle.threshold, pool.count))
   }
 
   /// The method label of this configuration in paper-style tables.

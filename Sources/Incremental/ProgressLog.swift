@@ -18,7 +18,7 @@ public final class ProgressLog {
   /// `path`: the log file (created or appended); `echo`: also print progress (rank 0).
   public init(path: String?, echo: Bool) {
     if let path {
-      FileManager.default.createFile(atPath: path, contents: nil)
+      if !FileManager.default.fileExists(atPath: path) { _ = FileManager.default.createFile(atPath: path, contents: nil) }
       log = FileHandle(forWritingAtPath: path)
       log?.seekToEndOfFile()
     } else {

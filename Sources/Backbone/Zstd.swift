@@ -3,8 +3,8 @@ import Foundation
 
 // MARK: one-shot zstd frames for cache payloads (sizes are known: no streaming needed)
 
-enum Zstd {
-  static func compress(_ src: [UInt8], level: Int32 = 3) throws -> [UInt8] {
+public enum Zstd {
+  public static func compress(_ src: [UInt8], level: Int32 = 3) throws -> [UInt8] {
     var dst = [UInt8](repeating: 0, count: ZSTD_compressBound(src.count))
     let n = src.withUnsafeBytes { s in
       dst.withUnsafeMutableBytes { d in ZSTD_compress(d.baseAddress, d.count, s.baseAddress, s.count, level) }
@@ -15,7 +15,7 @@ enum Zstd {
   }
 
   /// Decompresses a frame that must expand to exactly `size` bytes.
-  static func decompress(_ src: ArraySlice<UInt8>, size: Int) throws -> [UInt8] {
+  public static func decompress(_ src: ArraySlice<UInt8>, size: Int) throws -> [UInt8] {
     var dst = [UInt8](repeating: 0, count: size)
     let n = src.withUnsafeBytes { s in
       dst.withUnsafeMutableBytes { d in ZSTD_decompress(d.baseAddress, d.count, s.baseAddress, s.count) }

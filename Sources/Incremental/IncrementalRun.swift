@@ -1,3 +1,4 @@
+import Backbone
 import Datasets
 import Foundation
 import ImageIO
@@ -17,13 +18,20 @@ public final class IncrementalRun {
   public private(set) var matrix: MetricsMatrix
   let progress: ProgressLog
   let settings: ProtocolSettings
+  let checkpoints: CheckpointStore
+  let resume: ResumeMode
+  /// FNV-1a of the resolved config: recorded in checkpoints, compared on resume.
+  let configHash: UInt64
 
   /// Checks everything that can be checked before training (config, dataset, classes, weights,
   /// output directory) and fails with every problem found.
-  public init(config: RunConfig, runDirectory: URL, progress: ProgressLog) throws {
+  public init(config: RunConfig, runDirectory: URL, progress: ProgressLog, resume: ResumeMode = .never) throws {
     self.config = config
     self.runDirectory = runDirectory
     self.progress = progress
+    self.resume = resume
+    checkpoints = CheckpointStore(runDirectory: runDirectory, keep: config.train.keepCheckpoints)
+    configHash = FNV1a64.hash(Array(config.yaml().utf8))
     pipeline = try DataPipeline(config: config)
     let classes = Array(pipeline.classes.prefix(pipeline.schedule.totalClasses))
     plans = pipeline.schedule.stepClasses(classes).enumerated().map { i, cs in
@@ -45,22 +53,78 @@ public final class IncrementalRun {
       let n = pipeline.trainingSamples(plan.classes).count
       return total + plan.epochs * Int((Double(n) / Double(max(1, min(config.train.batchSize, n)))).rounded(.up))
     }
-    for plan in plans {
+    let start = try resumePosition()
+    var sinceCheckpoint = 0
+    for plan in plans where plan.index >= start.step {
       let trainSamples = pipeline.trainingSamples(plan.classes)
       let trainSet = try pipeline.prepare(trainSamples, modalities: modalities)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
-      try trainer.train(plan, data: trainSet) { progress.iteration($0, steps: plans.count) }
+      let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
+      try trainer.train(plan, data: trainSet, start: from, report: { progress.iteration($0, steps: plans.count) },
+                        checkpoint: { epoch, iteration in
+        sinceCheckpoint += 1
+        let every = config.train.checkpointEvery
+        if every > 0 && sinceCheckpoint >= every {
+          sinceCheckpoint = 0
+          try saveCheckpoint(RunPosition(step: plan.index, epoch: epoch, iteration: iteration))
+        }
+      })
       try trainer.accumulateProjection(trainSet, batchSize: config.train.batchSize)
       let seen = plans[0...plan.index].flatMap(\.classes)
       try evaluate(step: plan.index, classes: seen)
       try writeReports()
       try saveModel(step: plan.index, seen: seen)
+      try saveCheckpoint(RunPosition(step: plan.index + 1, epoch: 0, iteration: 0))
       if let mean = matrix.mean(step: plan.index) {
         progress.note(String(format: "step %d evaluated on %d classes: I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f",
                              plan.index + 1, seen.count, mean.iAUROC, mean.pAUROC, mean.aupro))
       }
     }
     return matrix
+  }
+
+  // MARK: checkpoints
+
+  func saveCheckpoint(_ position: RunPosition) throws {
+    var c = Checkpoint(configHash: configHash, shapeHash: trainer.shapeHash)
+    try trainer.save(into: &c)
+    c.texts["position"] = String(decoding: try JSONEncoder().encode(position), as: UTF8.self)
+    c.texts["metrics"] = String(decoding: try matrix.jsonData(), as: UTF8.self)
+    c.texts["config"] = config.yaml()
+    try checkpoints.save(c, at: position)
+  }
+
+  /// Restores the trainer and the metrics from the checkpoint `resume` selects; where to start.
+  func resumePosition() throws -> RunPosition {
+    let fresh = RunPosition(step: 0, epoch: 0, iteration: 0)
+    let chosen: Checkpoint
+    let path: String
+    switch resume {
+    case .never:
+      return fresh
+    case .path(let p):
+      chosen = try CheckpointStore.read(p)
+      path = p
+    case .auto:
+      let s = checkpoints.newestValid()
+      for line in s.skipped { progress.note("skipping unusable checkpoint \(line)") }
+      guard let c = s.checkpoint, let p = s.path else {
+        if !s.skipped.isEmpty { progress.note("no valid checkpoint: starting from scratch") }
+        return fresh
+      }
+      chosen = c
+      path = p
+    }
+    guard let posText = chosen.texts["position"], let metrics = chosen.texts["metrics"],
+      let position = try? JSONDecoder().decode(RunPosition.self, from: Data(posText.utf8))
+    else { throw CheckpointError.corrupt("\(path): missing position or metrics") }
+    try trainer.restore(from: chosen)
+    matrix = try MetricsMatrix(json: Data(metrics.utf8))
+    if chosen.configHash != configHash {
+      progress.note("note: \(path) was written with a different configuration (same model shape); continuing with the current one")
+    }
+    progress.note("resuming from \(path) at \(position)")
+    return position
   }
 
   /// Scores the test sets of `classes` and records their metrics; writes maps and heatmaps.

@@ -1,3 +1,4 @@
+import Backbone
 import Datasets
 import Foundation
 import Model
@@ -48,29 +49,41 @@ public final class IncrementalTrainer {
     sgd = SGD(params: model.parameters, learningRate: config.train.incrementalLR)
   }
 
-  /// Trains `plan` on `data`, calling `report` after every iteration.
+  /// Loss sums of the epoch in progress (kept in checkpoints so curves survive a resume).
+  var epochSums: [String: Double] = [:]
+
+  /// Trains `plan` on `data` from `start` (a resumed position, or the beginning), calling
+  /// `report` after every iteration and `checkpoint(epoch, nextIteration)` after each update.
   public func train(_ plan: StepPlan, data: PreparedSet, rank: Int = 0, worldSize: Int = 1,
-                    report: (IterationReport) -> Void = { _ in }) throws {
+                    start: (epoch: Int, iteration: Int) = (0, 0),
+                    report: (IterationReport) -> Void = { _ in },
+                    checkpoint: (Int, Int) throws -> Void = { _, _ in }) throws {
     let t = config.train
-    if !plan.isBase {
+    if !plan.isBase && start == (0, 0) {
       // The frozen previous model θ_old that every update is pulled toward.
       thetaOld = Dictionary(uniqueKeysWithValues: model.parameters.named.map { ($0.name, $0.tensor.data) })
     }
     let sampler = EpochSampler(count: data.count, seed: config.seed &+ UInt64(plan.index) &* 1_000_003)
     let schedule = StepLR(baseRate: t.lr, stepSize: t.stepLRStep, gamma: t.stepLRGamma)
     let globalBatch = min(t.batchSize, data.count)
-    for epoch in 0..<plan.epochs {
+    for epoch in start.epoch..<plan.epochs {
       let batches = sampler.batches(epoch: epoch, globalBatch: globalBatch, rank: rank, worldSize: worldSize)
       let lr = plan.isBase ? schedule.rate(epoch: epoch) : t.incrementalLR
-      var sums: [String: Double] = [:]
-      for (it, indices) in batches.enumerated() {
+      if epoch != start.epoch || start.iteration == 0 { epochSums = [:] }
+      for (it, indices) in batches.enumerated() where epoch != start.epoch || it >= start.iteration {
         let losses = try iteration(plan, data: data, indices: indices, globalBatch: globalBatch,
                                    epoch: epoch, iteration: it, learningRate: lr)
-        for (n, v) in losses { sums[n, default: 0] += Double(v) }
+        for (n, v) in losses { epochSums[n, default: 0] += Double(v) }
         report(IterationReport(step: plan.index, epoch: epoch, epochs: plan.epochs, iteration: it,
                                iterationsPerEpoch: batches.count, samples: indices.count, losses: losses, learningRate: lr))
+        if it + 1 == batches.count {
+          for (n, s) in epochSums { lossCurves["step\(plan.index).\(n)", default: []].append(s / Double(max(batches.count, 1))) }
+          epochSums = [:]
+          try checkpoint(epoch + 1, 0)
+        } else {
+          try checkpoint(epoch, it + 1)
+        }
       }
-      for (n, s) in sums { lossCurves["step\(plan.index).\(n)", default: []].append(s / Double(max(batches.count, 1))) }
     }
   }
 
@@ -134,6 +147,51 @@ public final class IncrementalTrainer {
       p.data.withUnsafeMutableBufferPointer { w in
         for i in 0..<w.count { w[i] = (1 - pull) * w[i] + pull * old[i] }
       }
+    }
+  }
+
+  // MARK: checkpoint state
+
+  /// Identifies the parameter layout: a checkpoint of another model shape is refused.
+  public var shapeHash: UInt64 {
+    var h = FNV1a64()
+    for (n, t) in model.parameters.named { h.combine("\(n)\(t.shape);") }
+    return h.value
+  }
+
+  /// Everything the trainer needs to continue exactly: parameters, optimiser states, θ_old,
+  /// projection Gram matrices, compression buffers, loss curves.
+  public func save(into c: inout Checkpoint) throws {
+    for (n, t) in model.parameters.named { c.floats["param/\(n)"] = t.data }
+    for (k, v) in adam.stateDict() { c.floats["adam/\(k)"] = v }
+    for (k, v) in sgd.stateDict() { c.floats["sgd/\(k)"] = v }
+    for (k, v) in thetaOld { c.floats["theta_old/\(k)"] = v }
+    for (k, v) in projection.grams { c.floats["gram/\(k)"] = v }
+    for (k, rows) in compression.buffers { c.floats["compression/\(k)"] = rows.flatMap { $0 } }
+    let curves = try JSONSerialization.data(withJSONObject: ["curves": lossCurves, "epoch_sums": epochSums], options: [.sortedKeys])
+    c.texts["loss_curves"] = String(decoding: curves, as: UTF8.self)
+  }
+
+  public func restore(from c: Checkpoint) throws {
+    guard c.shapeHash == shapeHash else {
+      throw CheckpointError.mismatch("the checkpoint holds a model of another shape (different model config or class count); refusing to load it")
+    }
+    func part(_ prefix: String) -> [String: [Float]] {
+      Dictionary(uniqueKeysWithValues: c.floats.filter { $0.key.hasPrefix(prefix) }.map { (String($0.key.dropFirst(prefix.count)), $0.value) })
+    }
+    // Same shape hash ⇒ same names and shapes: each stored array fits its parameter.
+    try model.parameters.load(part("param/").reduce(into: [:]) { out, kv in
+      out[kv.key] = Tensor(shape: model.parameters[kv.key]?.shape ?? [kv.value.count], data: kv.value)
+    })
+    try adam.loadStateDict(part("adam/"))
+    try sgd.loadStateDict(part("sgd/"))
+    thetaOld = part("theta_old/")
+    try projection.restore(grams: part("gram/"))
+    let d = model.config.hidden
+    compression.restore(part("compression/").mapValues { flat in stride(from: 0, to: flat.count, by: d).map { Array(flat[$0..<($0 + d)]) } })
+    if let text = c.texts["loss_curves"], let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
+      lossCurves = obj["curves"] as? [String: [Double]] ?? [:]
+      epochSums = obj["epoch_sums"] as? [String: Double] ?? [:]
     }
   }
 

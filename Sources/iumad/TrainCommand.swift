@@ -13,7 +13,9 @@ struct TrainCommand: ParsableCommand {
       directory, and stops with every problem listed before any training starts.
 
       The run directory receives config.yaml (resolved), train.log, metrics.json, metrics.csv,
-      report.md, plots/*.svg, heatmaps/step-N/*.png and maps/step-N/<class>/test/<defect>/NNN.tiff.
+      report.md, plots/*.svg, heatmaps/step-N/*.png, maps/step-N/<class>/test/<defect>/NNN.tiff,
+      model.safetensors (for iumad infer) and checkpoints/ (zstd, verified; --resume auto continues
+      a stopped run exactly where its last checkpoint left it).
       Backbone features are cached on disk (backbone.cache), so epochs never run the backbone.
       """
   )
@@ -33,9 +35,16 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Threads for our kernels and OpenBLAS (default: cores / ranks on this node).")
   var threads: Int?
 
+  @Option(help: "auto: continue from the newest valid checkpoint in RUN/checkpoints (corrupt ones are reported and skipped); never: start over; or a checkpoint file.")
+  var resume: String = "auto"
+
+  @Option(help: "Also checkpoint every N iterations (checkpoints are always written at the end of each step).")
+  var checkpointEvery: Int?
+
   func run() throws {
     var sets = overrides
     if let data { sets.append("data.root=\(data)") }
+    if let checkpointEvery { sets.append("train.checkpoint_every=\(checkpointEvery)") }
     let cfg: RunConfig
     do { cfg = try RunConfig.load(path: config, overrides: sets) } catch let e as ConfigError {
       throw ValidationError(e.description)
@@ -53,11 +62,14 @@ struct TrainCommand: ParsableCommand {
     let log = ProgressLog(path: dir.appendingPathComponent("train.log").path, echo: true)
     log.note("iumad \(IUMADVersion.string): config \(config), run directory \(dir.path), \(n) threads")
     let run: IncrementalRun
-    do { run = try IncrementalRun(config: cfg, runDirectory: dir, progress: log) } catch {
+    do { run = try IncrementalRun(config: cfg, runDirectory: dir, progress: log, resume: ResumeMode(resume)) } catch {
       log.note("setup failed:\n\(error)")
       throw ValidationError("\(error)")
     }
-    try run.run()
+    do { try run.run() } catch let e as CheckpointError {
+      log.note("\(e)")
+      throw ValidationError(e.description)
+    }
     log.note("done: report in \(dir.appendingPathComponent("report.md").path)")
     print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
   }

@@ -63,6 +63,27 @@ struct TrainCLITests {
       let mine = Double(row[3])!, theirs = classes[String(row[1])]?[String(row[2])] ?? -1
       #expect(abs(mine - theirs) < 1e-3, "\(row[1]) \(row[2]): run \(mine) vs evaluate \(theirs)")
     }
+
+    // `iumad infer` with the saved model on a folder and on one file.
+    let model = out.appendingPathComponent("model.safetensors").path
+    #expect(fm.fileExists(atPath: model))
+    let cls = try fm.contentsOfDirectory(atPath: Self.dataset).filter { !$0.hasPrefix(".") }.sorted()[0]
+    let folder = "\(Self.dataset)/\(cls)/test/color"
+    let inferOut = out.appendingPathComponent("infer").path
+    let inf = try runIUMAD(["infer", "--checkpoint", model, "--input", folder, "--out", inferOut])
+    #expect(inf.status == 0, "stderr: \(inf.stderr)")
+    let scores = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: inferOut + "/scores.json"))) as? [String: Any]
+    let images = scores?["images"] as? [[String: Any]] ?? []
+    let inputs = try fm.contentsOfDirectory(atPath: folder + "/rgb").filter { $0.hasSuffix(".png") }
+    #expect(images.count == inputs.count && !inputs.isEmpty)
+    #expect(images.allSatisfy { $0["score"] is Double && $0["anomalous"] is Bool })
+    #expect((scores?["threshold"] as? Double).map { $0 > 0 } == true)
+    for f in inputs {
+      let stem = (f as NSString).deletingPathExtension
+      #expect(fm.fileExists(atPath: "\(inferOut)/\(stem).tiff") && fm.fileExists(atPath: "\(inferOut)/\(stem).png"))
+    }
+    let one = try runIUMAD(["infer", "--checkpoint", model, "--input", "\(folder)/rgb/\(inputs[0])", "--out", inferOut + "-one"])
+    #expect(one.status != 0 && one.stderr.contains("give --depth"), "\(one.stderr)")
   }
 
   @Test func ablationWithoutMambaAndIBFMRuns() throws {

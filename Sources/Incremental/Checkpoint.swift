@@ -1,0 +1,117 @@
+import Backbone
+import Foundation
+
+/// A training checkpoint (SPEC §9): one file, zstd-compressed, self-checking.
+///
+///     magic "IUMADCK\0" | version u32 | config hash u64 | model-shape hash u64 |
+///     raw size u64 | compressed size u64 | FNV-1a 64 of the compressed payload u64 | payload
+///
+/// The payload is a list of named entries (float arrays or JSON text): parameters, optimiser
+/// state, θ_old, projection Gram matrices, compression buffers, the metrics so far, loss curves
+/// and the schedule position. Random streams are derived from (seed, step, epoch, iteration), so
+/// the position is the whole RNG state. Written atomically (temp file, fsync, rename).
+public struct Checkpoint {
+  public static let magic: [UInt8] = Array("IUMADCK".utf8) + [0]
+  public static let version: UInt32 = 1
+
+  public var configHash: UInt64
+  public var shapeHash: UInt64
+  public var floats: [String: [Float]] = [:]
+  public var texts: [String: String] = [:]
+
+  public init(configHash: UInt64, shapeHash: UInt64) {
+    self.configHash = configHash
+    self.shapeHash = shapeHash
+  }
+
+  // MARK: encoding
+
+  public func encoded() throws -> [UInt8] {
+    var raw: [UInt8] = []
+    func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
+    func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
+    func name(_ s: String) { let b = Array(s.utf8); u32(UInt32(b.count)); raw += b }
+    u32(UInt32(floats.count))
+    for key in floats.keys.sorted() {
+      name(key)
+      let v = floats[key]!
+      u64(UInt64(v.count))
+      v.withUnsafeBytes { raw += $0 }
+    }
+    u32(UInt32(texts.count))
+    for key in texts.keys.sorted() { name(key); name(texts[key]!) }
+    let packed = try Zstd.compress(raw)
+    var out = Self.magic
+    for v in [Self.version] { withUnsafeBytes(of: v.littleEndian) { out += $0 } }
+    for v in [configHash, shapeHash, UInt64(raw.count), UInt64(packed.count), FNV1a64.hash(packed)] {
+      withUnsafeBytes(of: v.littleEndian) { out += $0 }
+    }
+    return out + packed
+  }
+
+  /// Decodes and verifies; the error says what is wrong (truncated, checksum, version…).
+  public static func decode(_ bytes: [UInt8]) throws -> Checkpoint {
+    let header = magic.count + 4 + 5 * 8
+    guard bytes.count >= header else { throw CheckpointError.corrupt("truncated: \(bytes.count) bytes, header needs \(header)") }
+    guard Array(bytes[0..<magic.count]) == magic else { throw CheckpointError.corrupt("not an IUMAD checkpoint (bad magic)") }
+    func u64(_ at: Int) -> UInt64 { bytes[at..<(at + 8)].enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
+    let version = UInt32(truncatingIfNeeded: u64(magic.count) & 0xFFFF_FFFF)
+    guard version == Self.version else { throw CheckpointError.corrupt("format version \(version), this build reads \(Self.version)") }
+    let base = magic.count + 4
+    let (configHash, shapeHash, rawSize, packedSize, checksum) = (u64(base), u64(base + 8), u64(base + 16), u64(base + 24), u64(base + 32))
+    guard UInt64(bytes.count - header) == packedSize else {
+      throw CheckpointError.corrupt("truncated: payload is \(bytes.count - header) bytes, header says \(packedSize)")
+    }
+    let packed = bytes[header...]
+    guard FNV1a64.hash(packed) == checksum else { throw CheckpointError.corrupt("payload checksum mismatch") }
+    let raw = try Zstd.decompress(packed, size: Int(rawSize))
+    var c = Checkpoint(configHash: configHash, shapeHash: shapeHash)
+    var at = 0
+    func need(_ n: Int) throws { if at + n > raw.count { throw CheckpointError.corrupt("payload ends early") } }
+    func r32() throws -> Int { try need(4); defer { at += 4 }; return raw[at..<(at + 4)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } }
+    func r64() throws -> Int { try need(8); defer { at += 8 }; return raw[at..<(at + 8)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } }
+    func text() throws -> String { let n = try r32(); try need(n); defer { at += n }; return String(decoding: raw[at..<(at + n)], as: UTF8.self) }
+    for _ in 0..<(try r32()) {
+      let key = try text(), n = try r64()
+      try need(4 * n)
+      c.floats[key] = raw[at..<(at + 4 * n)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+      at += 4 * n
+    }
+    for _ in 0..<(try r32()) { let key = try text(); c.texts[key] = try text() }
+    return c
+  }
+
+  /// Temp file, fsync, rename: a crash leaves either the old file set or the complete new one.
+  public func write(to url: URL) throws {
+    let bytes = try encoded()
+    let tmp = url.path + ".tmp-\(getpid())"
+    guard let fd = Optional(open(tmp, O_WRONLY | O_CREAT | O_TRUNC, 0o644)), fd >= 0 else {
+      throw CheckpointError.io("cannot create '\(tmp)': \(String(cString: strerror(errno)))")
+    }
+    let written = bytes.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+    let synced = fsync(fd)
+    close(fd)
+    guard written == bytes.count, synced == 0 else {
+      unlink(tmp)
+      throw CheckpointError.io("cannot write '\(tmp)': \(String(cString: strerror(errno)))")
+    }
+    guard rename(tmp, url.path) == 0 else {
+      unlink(tmp)
+      throw CheckpointError.io("cannot rename '\(tmp)' to '\(url.path)': \(String(cString: strerror(errno)))")
+    }
+  }
+}
+
+public enum CheckpointError: Error, CustomStringConvertible, Equatable {
+  case corrupt(String)
+  case io(String)
+  case mismatch(String)
+
+  public var description: String {
+    switch self {
+    case .corrupt(let s): return "corrupt checkpoint: \(s)"
+    case .io(let s): return s
+    case .mismatch(let s): return s
+    }
+  }
+}

@@ -22,7 +22,7 @@ public enum MarkdownReport {
   static func stepTable(_ matrix: MetricsMatrix) -> String {
     var header = ["Class"]
     for step in matrix.steps {
-      header += MetricName.allCases.map { "Step \(step) \($0.title)" }
+      header += MetricName.allCases.map { "Step \(step + 1) \($0.title)" }
     }
     var rows: [[String]] = []
     for className in matrix.classes {

@@ -4,7 +4,7 @@ public enum ReportPlots {
   public static func classIAUROC(_ matrix: MetricsMatrix) -> String {
     let series = matrix.classes.map { className in
       LineSeries(name: className, points: matrix.steps.compactMap { step in
-        matrix.metrics(step: step, class: className).map { (x: Double(step), y: 100 * $0.iAUROC) }
+        matrix.metrics(step: step, class: className).map { (x: Double(step + 1), y: 100 * $0.iAUROC) }
       })
     }
     return SVGLineChart.render(title: "I-AUROC per class across steps (\(matrix.evaluationProtocol.rawValue) protocol)",

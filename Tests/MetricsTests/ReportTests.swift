@@ -16,7 +16,7 @@ struct ReportTests {
     ]
     let md = MarkdownReport.render(matrix: m, summary: summary)
     #expect(md.contains("Protocol: uniad (paper)"))
-    #expect(md.contains("| Class | Step 0 I-AUROC | Step 0 P-AUROC | Step 0 AUPRO | Step 1 I-AUROC |"))
+    #expect(md.contains("| Class | Step 1 I-AUROC | Step 1 P-AUROC | Step 1 AUPRO | Step 2 I-AUROC |"))
     #expect(md.contains("| a | 90.0 | 95.0 | 50.0 | 80.0 | 94.0 | 60.0 | 70.0 | 93.0 | 70.0 |"), "\(md)")
     #expect(md.contains("| c | – | – | – | – | – | – | 100.0 | 97.0 | 90.0 |"))
     // Means: step 0 = a; step 1 = (a + b)/2; step 2 = (a + b + c)/3 (I-AUROC 86.7).

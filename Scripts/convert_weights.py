@@ -31,6 +31,8 @@ import zipfile
 
 import numpy as np
 
+from safetensors_io import write_safetensors
+
 
 class ConversionError(Exception):
     pass
@@ -298,26 +300,6 @@ def canonical_state(obj, path, naming):
     elif "_conv_stem.weight" not in state:
         raise ConversionError(f"{path}: no '_conv_stem.weight': not a lukemelas/efficientnet-lite checkpoint")
     return naming, state
-
-
-# MARK: safetensors
-
-def write_safetensors(path, tensors, metadata):
-    header = {"__metadata__": metadata}
-    offset, blobs = 0, []
-    for name in sorted(tensors):
-        arr = np.ascontiguousarray(tensors[name], dtype="<f4")
-        blob = arr.tobytes()
-        header[name] = {"dtype": "F32", "shape": list(arr.shape), "data_offsets": [offset, offset + len(blob)]}
-        blobs.append(blob)
-        offset += len(blob)
-    hbytes = json.dumps(header, separators=(",", ":")).encode()
-    hbytes += b" " * (-len(hbytes) % 8)  # the format pads the header to 8 bytes with spaces
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(hbytes)))
-        f.write(hbytes)
-        for blob in blobs:
-            f.write(blob)
 
 
 def main(argv=None):

@@ -26,24 +26,9 @@ import zipfile
 
 import numpy as np
 
+from safetensors_io import read_safetensors
+
 OUT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "Tests", "Fixtures", "backbone")
-
-
-# MARK: safetensors reading (independent of the Swift reader)
-
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for name, h in header.items():
-        if name == "__metadata__":
-            continue
-        assert h["dtype"] == "F32", h
-        b, e = h["data_offsets"]
-        out[name] = np.frombuffer(data[b:e], dtype="<f4").reshape(h["shape"]).astype(np.float64)
-    return out
 
 
 # MARK: reference Lite0 forward, float64, NCHW with N = 1 dropped (C, H, W)

@@ -14,12 +14,13 @@ of a handful of named parameters: Tests/Fixtures/model/golden_tiny.safetensors.
 """
 import json
 import os
-import struct
 import sys
 
 import numpy as np
 import jax
 import jax.numpy as jnp
+
+from safetensors_io import read_safetensors, write_safetensors
 
 jax.config.update("jax_enable_x64", True)
 
@@ -33,37 +34,6 @@ CFG["E"] = 2 * CFG["Cm"]
 CFG["R"] = (CFG["Cm"] + 15) // 16
 MODS = ["rgb", "depth"]
 BATCH = 2
-
-
-# --- safetensors ----------------------------------------------------------------------------
-def read_safetensors(path):
-    with open(path, "rb") as f:
-        n = struct.unpack("<Q", f.read(8))[0]
-        header = json.loads(f.read(n))
-        data = f.read()
-    out = {}
-    for k, v in header.items():
-        if k == "__metadata__":
-            continue
-        a, b = v["data_offsets"]
-        out[k] = np.frombuffer(data[a:b], dtype="<f4").reshape(v["shape"]).astype(np.float64)
-    return out
-
-
-def write_safetensors(path, tensors, metadata):
-    header, blobs, off = {"__metadata__": metadata}, [], 0
-    for k in sorted(tensors):
-        a = np.ascontiguousarray(np.asarray(tensors[k], dtype="<f4"))
-        header[k] = {"dtype": "F32", "shape": list(a.shape), "data_offsets": [off, off + a.nbytes]}
-        blobs.append(a.tobytes())
-        off += a.nbytes
-    h = json.dumps(header, separators=(",", ":")).encode()
-    h += b" " * ((8 - (len(h) + 8) % 8) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(h)))
-        f.write(h)
-        for b in blobs:
-            f.write(b)
 
 
 # --- layers ---------------------------------------------------------------------------------

@@ -39,14 +39,16 @@ let package = Package(
       swiftSettings: swiftSettings),
     .target(name: "Backbone", dependencies: ["Tensor", "CZstd"], swiftSettings: swiftSettings),
     .target(name: "Metrics", dependencies: ["ImageIO", "Datasets"], swiftSettings: swiftSettings),
+    .target(name: "Cluster", dependencies: ["Tensor", "CMPI"], swiftSettings: swiftSettings),
     .target(
       name: "Incremental",
-      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Metrics", "Configuration", .product(name: "Yams", package: "Yams")],
+      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Metrics", "Configuration", "Cluster",
+                     .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Configuration",
+        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Configuration", "Cluster",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -54,7 +56,7 @@ let package = Package(
 
     // MARK: tests
     // Helpers shared by the test targets (gradient checker, closeness, random tensors).
-    .target(name: "TestSupport", dependencies: ["Tensor"], path: "Tests/TestSupport"),
+    .target(name: "TestSupport", dependencies: ["Tensor", "Model"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Model", "Tensor", "TestSupport"]),

@@ -1,4 +1,5 @@
 import Backbone
+import Cluster
 import Datasets
 import Foundation
 import ImageIO
@@ -22,11 +23,15 @@ public final class IncrementalRun {
   let resume: ResumeMode
   /// FNV-1a of the resolved config: recorded in checkpoints, compared on resume.
   let configHash: UInt64
+  /// The process group: rank 0 coordinates and alone writes files; all ranks train their shard.
+  let communicator: Communicator
 
   /// Checks everything that can be checked before training (config, dataset, classes, weights,
   /// output directory) and fails with every problem found.
-  public init(config: RunConfig, runDirectory: URL, progress: ProgressLog, resume: ResumeMode = .never) throws {
+  public init(config: RunConfig, runDirectory: URL, progress: ProgressLog, resume: ResumeMode = .never,
+              communicator: Communicator = LocalCommunicator()) throws {
     self.config = config
+    self.communicator = communicator
     self.runDirectory = runDirectory
     self.progress = progress
     self.resume = resume
@@ -38,6 +43,7 @@ public final class IncrementalRun {
       StepPlan(index: i, classes: cs, epochs: i == 0 ? config.train.epochsBase : config.train.epochsIncremental)
     }
     trainer = IncrementalTrainer(config: config, classes: classes.count)
+    trainer.reduceGradients = GradientAllReduce(communicator: communicator).callAsFunction
     matrix = MetricsMatrix(evaluationProtocol: config.eval.protocol)
     settings = try ProtocolSettings(config.eval.protocol, inputSize: config.model.inputSize,
                                     pool: config.eval.pool > 0 ? config.eval.pool : config.model.inputSize / config.model.grid)
@@ -60,7 +66,7 @@ public final class IncrementalRun {
       let trainSet = try pipeline.prepare(trainSamples, modalities: modalities)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
-      try trainer.train(plan, data: trainSet, start: from, report: { progress.iteration($0, steps: plans.count) },
+      try trainer.train(plan, data: trainSet, rank: communicator.rank, worldSize: communicator.size, start: from, report: { progress.iteration($0, steps: plans.count) },
                         checkpoint: { epoch, iteration in
         sinceCheckpoint += 1
         let every = config.train.checkpointEvery
@@ -86,6 +92,7 @@ public final class IncrementalRun {
   // MARK: checkpoints
 
   func saveCheckpoint(_ position: RunPosition) throws {
+    guard communicator.isCoordinator else { return }
     var c = Checkpoint(configHash: configHash, shapeHash: trainer.shapeHash)
     try trainer.save(into: &c)
     c.texts["position"] = String(decoding: try JSONEncoder().encode(position), as: UTF8.self)
@@ -97,24 +104,31 @@ public final class IncrementalRun {
   /// Restores the trainer and the metrics from the checkpoint `resume` selects; where to start.
   func resumePosition() throws -> RunPosition {
     let fresh = RunPosition(step: 0, epoch: 0, iteration: 0)
-    let chosen: Checkpoint
-    let path: String
-    switch resume {
-    case .never:
-      return fresh
-    case .path(let p):
-      chosen = try CheckpointStore.read(p)
-      path = p
-    case .auto:
-      let s = checkpoints.newestValid()
-      for line in s.skipped { progress.note("skipping unusable checkpoint \(line)") }
-      guard let c = s.checkpoint, let p = s.path else {
-        if !s.skipped.isEmpty { progress.note("no valid checkpoint: starting from scratch") }
-        return fresh
+    // Rank 0 chooses and reads the checkpoint and broadcasts its bytes: ranks need no shared
+    // filesystem, and every rank restores exactly the same state.
+    var bytes: [UInt8] = []
+    var chosenPath = ""
+    var failure = ""
+    if communicator.isCoordinator {
+      switch resume {
+      case .never: break
+      case .path(let p):
+        if let d = FileManager.default.contents(atPath: p) { bytes = [UInt8](d); chosenPath = p } else { failure = "cannot read checkpoint '\(p)'" }
+      case .auto:
+        let s = checkpoints.newestValid()
+        for line in s.skipped { progress.note("skipping unusable checkpoint \(line)") }
+        if let p = s.path, let d = FileManager.default.contents(atPath: p) { bytes = [UInt8](d); chosenPath = p }
+        else if !s.skipped.isEmpty { progress.note("no valid checkpoint: starting from scratch") }
       }
-      chosen = c
-      path = p
     }
+    failure = communicator.broadcastString(failure)
+    if !failure.isEmpty { throw CheckpointError.io(failure) }
+    communicator.broadcast(&bytes, root: 0)
+    chosenPath = communicator.broadcastString(chosenPath)
+    guard !bytes.isEmpty else { return fresh }
+    let path = chosenPath
+    let chosen: Checkpoint
+    do { chosen = try Checkpoint.decode(bytes) } catch { throw CheckpointError.corrupt("\(path): \(error)") }
     guard let posText = chosen.texts["position"], let metrics = chosen.texts["metrics"],
       let position = try? JSONDecoder().decode(RunPosition.self, from: Data(posText.utf8))
     else { throw CheckpointError.corrupt("\(path): missing position or metrics") }
@@ -160,9 +174,11 @@ public final class IncrementalRun {
         let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
         let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        try Heatmap.write(image: loaded[i]!.rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
+        if communicator.isCoordinator {
+          try Heatmap.write(image: loaded[i]!.rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
+        }
       }
-      if config.eval.writeMaps {
+      if config.eval.writeMaps && communicator.isCoordinator {
         let root = runDirectory.appendingPathComponent("maps/step-\(step + 1)").path
         for i in idx {
           try AnomalyMapFiles.write(mapImages[i], originalWidth: masks[i].width, originalHeight: masks[i].height, root: root, sample: samples[i])
@@ -181,6 +197,7 @@ public final class IncrementalRun {
     var resolved = config
     resolved.model = trainer.model.config
     let bundle = ModelBundle(config: resolved, classes: plans.flatMap(\.classes), step: step, threshold: scores.max() ?? 0)
+    guard communicator.isCoordinator else { return }
     try bundle.write(parameters: trainer.model.parameters, to: runDirectory.appendingPathComponent(ModelBundle.fileName))
     progress.note(String(format: "model saved to %@ (decision threshold %.4f from %d validation images)",
                          runDirectory.appendingPathComponent(ModelBundle.fileName).path, bundle.threshold, pool.count))
@@ -203,6 +220,7 @@ public final class IncrementalRun {
   }
 
   func writeReports() throws {
+    guard communicator.isCoordinator else { return }
     let entry = SummaryEntry(modality: modalityLabel, method: methodLabel, setting: pipeline.schedule.description, matrix: matrix)
     let curves = trainer.lossCurves.keys.sorted().map { (name: $0, values: trainer.lossCurves[$0]!) }
     try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: curves,

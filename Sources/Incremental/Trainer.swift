@@ -68,10 +68,12 @@ public final class IncrementalTrainer {
     let globalBatch = min(t.batchSize, data.count)
     for epoch in start.epoch..<plan.epochs {
       let batches = sampler.batches(epoch: epoch, globalBatch: globalBatch, rank: rank, worldSize: worldSize)
+      // The size of each whole global batch (the last one may be short): the loss is its mean.
+      let globalSizes = sampler.globalBatches(epoch: epoch, globalBatch: globalBatch).map(\.count)
       let lr = plan.isBase ? schedule.rate(epoch: epoch) : t.incrementalLR
       if epoch != start.epoch || start.iteration == 0 { epochSums = [:] }
       for (it, indices) in batches.enumerated() where epoch != start.epoch || it >= start.iteration {
-        let losses = try iteration(plan, data: data, indices: indices, globalBatch: globalBatch,
+        let losses = try iteration(plan, data: data, indices: indices, globalBatch: globalSizes[it],
                                    epoch: epoch, iteration: it, learningRate: lr)
         for (n, v) in losses { epochSums[n, default: 0] += Double(v) }
         report(IterationReport(step: plan.index, epoch: epoch, epochs: plan.epochs, iteration: it,
@@ -91,6 +93,14 @@ public final class IncrementalTrainer {
   func iteration(_ plan: StepPlan, data: PreparedSet, indices: [Int], globalBatch: Int,
                  epoch: Int, iteration: Int, learningRate: Float) throws -> [(name: String, value: Float)] {
     let t = config.train
+    if indices.isEmpty {
+      // A rank whose share of a short last batch is empty still joins the gradient sum.
+      model.parameters.zeroGrad()
+      reduceGradients(model.parameters)
+      let norm = model.parameters.gradNorm()
+      try update(plan, learningRate: learningRate)
+      return [("grad_norm", norm)]
+    }
     let input = data.batch(indices, modalities: model.config.modalities, withImages: model.config.mamba)
     var ctx = ForwardContext(training: true, dropout: model.config.dropout, jitter: true,
                              rng: RNG(seed: config.seed, name: "iter/\(plan.index)/\(epoch)/\(iteration)"))
@@ -116,6 +126,14 @@ public final class IncrementalTrainer {
     // gradients equal the gradient of the global-batch mean.
     total.backward(seed: [Float(indices.count) / Float(globalBatch)])
     reduceGradients(model.parameters)
+    values.append(("grad_norm", model.parameters.gradNorm()))
+    try update(plan, learningRate: learningRate)
+    return values
+  }
+
+  /// The optimiser step of `plan` on the (summed) gradients.
+  func update(_ plan: StepPlan, learningRate: Float) throws {
+    let t = config.train
     if plan.isBase {
       if t.clip > 0 { model.parameters.clipGradNorm(t.clip) }
       adam.learningRate = learningRate
@@ -126,7 +144,6 @@ public final class IncrementalTrainer {
       sgd.learningRate = learningRate
       sgd.step()
     }
-    return values
   }
 
   /// Token-mean decoder features f^{rec 1…L−1} of every modality: the compression loss's rows.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cluster
 import Foundation
 import Incremental
 import Tensor
@@ -49,20 +50,24 @@ struct TrainCommand: ParsableCommand {
     do { cfg = try RunConfig.load(path: config, overrides: sets) } catch let e as ConfigError {
       throw ValidationError(e.description)
     }
+    // Under mpirun every rank runs this command; rank 0 coordinates and writes the run directory.
+    let comm: Communicator = MPICommunicator.launchedByMPIRun ? MPICommunicator() : LocalCommunicator()
     let n = threads ?? (cfg.train.threads > 0 ? cfg.train.threads : Threading.defaultThreads())
     Threading.setThreads(n)
     let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
     let dir = URL(fileURLWithPath: out ?? "runs/\(name)")
     do {
       try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-      try Data(cfg.yaml().utf8).write(to: dir.appendingPathComponent("config.yaml"))
+      if comm.isCoordinator { try Data(cfg.yaml().utf8).write(to: dir.appendingPathComponent("config.yaml")) }
     } catch {
       throw ValidationError("cannot write to the run directory '\(dir.path)': \(error.localizedDescription)")
     }
-    let log = ProgressLog(path: dir.appendingPathComponent("train.log").path, echo: true)
-    log.note("iumad \(IUMADVersion.string): config \(config), run directory \(dir.path), \(n) threads")
+    // Rank 0 logs to train.log and the terminal; the other ranks to their own files.
+    let logName = comm.isCoordinator ? "train.log" : "train.rank-\(comm.rank).log"
+    let log = ProgressLog(path: dir.appendingPathComponent(logName).path, echo: comm.isCoordinator)
+    log.note("iumad \(IUMADVersion.string): config \(config), run directory \(dir.path), rank \(comm.rank) of \(comm.size), \(n) threads")
     let run: IncrementalRun
-    do { run = try IncrementalRun(config: cfg, runDirectory: dir, progress: log, resume: ResumeMode(resume)) } catch {
+    do { run = try IncrementalRun(config: cfg, runDirectory: dir, progress: log, resume: ResumeMode(resume), communicator: comm) } catch {
       log.note("setup failed:\n\(error)")
       throw ValidationError("\(error)")
     }
@@ -70,6 +75,7 @@ struct TrainCommand: ParsableCommand {
       log.note("\(e)")
       throw ValidationError(e.description)
     }
+    guard comm.isCoordinator else { return }
     log.note("done: report in \(dir.appendingPathComponent("report.md").path)")
     print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
   }

@@ -168,24 +168,11 @@ public final class FeatureCache {
     }
     let mine = Array(stride(from: rank, to: requests.count, by: worldSize))
     let identity = extractor.identity
-    var keys = [String](repeating: "", count: mine.count)
-    var found = [CacheLookup](repeating: .miss, count: mine.count)
-    var errors = [Error?](repeating: nil, count: mine.count)
-    keys.withUnsafeMutableBufferPointer { k in
-      found.withUnsafeMutableBufferPointer { f in
-        errors.withUnsafeMutableBufferPointer { e in
-          Threading.parallelFor(mine.count) { r in
-            for j in r {
-              do {
-                k[j] = try key(for: requests[mine[j]], extractorIdentity: identity)
-                f[j] = lookup(key: k[j])
-              } catch { e[j] = error }
-            }
-          }
-        }
-      }
+    let keyed = try Threading.parallelMap(mine.count) { j -> (key: String, found: CacheLookup) in
+      let k = try key(for: requests[mine[j]], extractorIdentity: identity)
+      return (k, lookup(key: k))
     }
-    if let e = errors.compactMap({ $0 }).first { throw e }
+    let keys = keyed.map(\.key), found = keyed.map(\.found)
 
     var result = ExtractionResult(indices: mine)
     var features = [Tensor?](repeating: nil, count: mine.count)
@@ -200,38 +187,19 @@ public final class FeatureCache {
 
     for start in stride(from: 0, to: missing.count, by: batchSize) {
       let batch = Array(missing[start..<min(start + batchSize, missing.count)])
-      var images = [Tensor?](repeating: nil, count: batch.count)
-      var loadErrors = [Error?](repeating: nil, count: batch.count)
-      images.withUnsafeMutableBufferPointer { im in
-        loadErrors.withUnsafeMutableBufferPointer { e in
-          Threading.parallelFor(batch.count) { r in
-            for b in r {
-              do { im[b] = try requests[mine[batch[b]]].load() } catch { e[b] = error }
-            }
-          }
-        }
-      }
-      if let e = loadErrors.compactMap({ $0 }).first { throw e }
+      let images = try Threading.parallelMap(batch.count) { try requests[mine[batch[$0]]].load() }
       let s = extractor.inputSize
-      for (b, im) in images.enumerated() where im!.shape != [3, s, s] {
-        throw BackboneError.badInput(reason: "\(requests[mine[batch[b]]].files.joined(separator: ", ")): preprocessed image has shape \(im!.shape), expected [3, \(s), \(s)]")
+      for (b, im) in images.enumerated() where im.shape != [3, s, s] {
+        throw BackboneError.badInput(reason: "\(requests[mine[batch[b]]].files.joined(separator: ", ")): preprocessed image has shape \(im.shape), expected [3, \(s), \(s)]")
       }
-      let stacked = Tensor(shape: [batch.count, 3, s, s], data: images.flatMap { $0!.data })
+      let stacked = Tensor(shape: [batch.count, 3, s, s], data: images.flatMap { $0.data })
       let tokens = try extractor.features(stacked)
       let t = tokens.shape[1], c = tokens.shape[2]
       let perImage = (0..<batch.count).map { b in
         Tensor(shape: [t, c], data: Array(tokens.data[(b * t * c)..<((b + 1) * t * c)]))
       }
       for (b, f) in perImage.enumerated() { features[batch[b]] = f }
-      var storeErrors = [Error?](repeating: nil, count: batch.count)
-      storeErrors.withUnsafeMutableBufferPointer { e in
-        Threading.parallelFor(batch.count) { r in
-          for b in r {
-            do { try store(perImage[b], key: keys[batch[b]]) } catch { e[b] = error }
-          }
-        }
-      }
-      if let e = storeErrors.compactMap({ $0 }).first { throw e }
+      _ = try Threading.parallelMap(batch.count) { try store(perImage[$0], key: keys[batch[$0]]) }
       result.computed += batch.count
     }
     result.features = features.map { $0! }

@@ -108,25 +108,14 @@ public final class DataPipeline {
   /// Preprocesses `samples` and extracts their features (cached), in parallel over samples.
   public func prepare(_ samples: [Sample], modalities: [Modality]) throws -> PreparedSet {
     let s = config.model.inputSize
-    var prepared = [PreparedSample?](repeating: nil, count: samples.count)
-    var errors = [Error?](repeating: nil, count: samples.count)
-    prepared.withUnsafeMutableBufferPointer { p in
-      errors.withUnsafeMutableBufferPointer { e in
-        Threading.parallelFor(samples.count) { r in
-          for i in r {
-            do { p[i] = try preprocessor.prepare(samples[i]) } catch { e[i] = error }
-          }
-        }
-      }
-    }
-    if let e = errors.compactMap({ $0 }).first { throw e }
+    let prepared = try Threading.parallelMap(samples.count) { try preprocessor.prepare(samples[$0]) }
     var set = PreparedSet(inputSize: s, tokens: config.model.tokens, channels: config.model.featureChannels)
     set.samples = samples
     set.labels = samples.map { classes.firstIndex(of: $0.className) ?? 0 }
-    set.masks = prepared.map { $0!.mask }
+    set.masks = prepared.map(\.mask)
     lastCacheHits = 0; lastComputed = 0; lastCorrupt = []
     for m in modalities {
-      let images = prepared.map { m == .rgb ? $0!.rgb : $0!.depth }
+      let images = prepared.map { m == .rgb ? $0.rgb : $0.depth }
       let requests = samples.enumerated().map { i, sample in
         FeatureRequest(files: files(sample, m), preprocessing: preprocessingKey(m), load: { Tensor(shape: [3, s, s], data: images[i]) })
       }

@@ -148,20 +148,9 @@ public final class IncrementalRun {
     let (_, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: config.train.batchSize)
     let s = config.model.inputSize
     // Ground truth and images at the original size (the protocol decides the resolution).
-    var loaded = [LoadedSample?](repeating: nil, count: samples.count)
-    var errors = [Error?](repeating: nil, count: samples.count)
-    loaded.withUnsafeMutableBufferPointer { l in
-      errors.withUnsafeMutableBufferPointer { e in
-        Threading.parallelFor(samples.count) { r in
-          for i in r { do { l[i] = try SampleLoader.load(samples[i]) } catch { e[i] = error } }
-        }
-      }
-    }
-    if let e = errors.compactMap({ $0 }).first { throw e }
+    let loaded = try Threading.parallelMap(samples.count) { try SampleLoader.load(samples[$0]) }
     let mapImages = maps.map { Image(width: s, height: s, channels: 1, data: $0) }
-    let masks = loaded.map { l -> Image in
-      l!.mask ?? Image(width: l!.rgb.width, height: l!.rgb.height, channels: 1, data: [Float](repeating: 0, count: l!.rgb.width * l!.rgb.height))
-    }
+    let masks = loaded.map { l in l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1) }
     let range = (maps.flatMap { $0 }.min() ?? 0)...(max(maps.flatMap { $0 }.max() ?? 1, (maps.flatMap { $0 }.min() ?? 0) + 1e-6))
     for c in classes {
       let idx = samples.indices.filter { samples[$0].className == c }
@@ -175,7 +164,7 @@ public final class IncrementalRun {
         let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
         if communicator.isCoordinator {
-          try Heatmap.write(image: loaded[i]!.rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
+          try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
         }
       }
       if config.eval.writeMaps && communicator.isCoordinator {

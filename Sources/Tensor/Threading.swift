@@ -52,3 +52,23 @@ public enum Threading {
     }
   }
 }
+
+extension Threading {
+  /// `transform(i)` for every i in 0..<count, in parallel, results in index order. If any call
+  /// throws, the error of the lowest index is rethrown (the same one whatever the thread count).
+  public static func parallelMap<T>(_ count: Int, grain: Int = 1, _ transform: (Int) throws -> T) throws -> [T] {
+    var results = [T?](repeating: nil, count: count)
+    var errors = [Error?](repeating: nil, count: count)
+    results.withUnsafeMutableBufferPointer { out in
+      errors.withUnsafeMutableBufferPointer { err in
+        parallelFor(count, grain: grain) { range in
+          for i in range {
+            do { out[i] = try transform(i) } catch { err[i] = error }
+          }
+        }
+      }
+    }
+    if let first = errors.first(where: { $0 != nil }) { throw first! }
+    return results.map { $0! }
+  }
+}

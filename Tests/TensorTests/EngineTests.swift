@@ -99,6 +99,12 @@ struct EngineTests {
     #expect(hits.allSatisfy { $0 == 1 })
   }
 
+  @Test func parallelMapKeepsOrderAndRethrowsTheLowestIndexError() throws {
+    struct Boom: Error, Equatable { let i: Int }
+    #expect(try Threading.parallelMap(100) { $0 * $0 } == (0..<100).map { $0 * $0 })
+    #expect(throws: Boom(i: 3)) { try Threading.parallelMap(50) { i in if i % 10 == 3 { throw Boom(i: i) }; return i } }
+  }
+
   @Test func backwardIsBitIdenticalAcrossRuns() {
     func run() -> [Float] {
       let x = randn([2, 3, 8, 8], seed: 9), w = randn([4, 3, 3, 3], seed: 10)

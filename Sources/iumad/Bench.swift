@@ -5,7 +5,7 @@ import Tensor
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Measure speed: GEMM ceiling, backbone images/s and (later) training step, scan, attention.",
-    subcommands: [BenchGEMM.self, BenchBackbone.self]
+    subcommands: [BenchGEMM.self, BenchBackbone.self, BenchStep.self]
   )
 }
 

@@ -23,6 +23,20 @@ struct BenchCLITests {
     #expect(((obj?["best_gflops"] as? Double) ?? 0) > 0)
   }
 
+  @Test func benchStepReportsThroughputAndFLOPs() throws {
+    let dir = try temporaryDirectory("bench-step")
+    let json = dir.appendingPathComponent("step.json").path
+    let r = try runIUMAD(["bench", "step", "--presets", "tiny", "--batches", "2", "--steps", "1", "--json", json])
+    #expect(r.status == 0, "stderr: \(r.stderr)")
+    #expect(r.stdout.contains("samples/s") && r.stdout.contains("tiny"))
+    let obj = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json))) as? [String: Any]
+    let row = (obj?["results"] as? [[String: Any]])?.first
+    #expect(((row?["flops_per_step"] as? Int) ?? 0) > 0 && ((row?["gflops"] as? Double) ?? 0) > 0)
+    #expect(((row?["peak_rss_mib"] as? Double) ?? 0) > 0)
+    let bad = try runIUMAD(["bench", "step", "--presets", "huge"])
+    #expect(bad.status == 64 && bad.stderr.contains("unknown preset 'huge'"))
+  }
+
   @Test func badOptionIsAUsageErrorNotATrap() throws {
     let r = try runIUMAD(["bench", "gemm", "--sizes", "12,abc"])
     #expect(r.status == 64)  // EX_USAGE from swift-argument-parser

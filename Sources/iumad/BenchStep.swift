@@ -1,0 +1,91 @@
+import ArgumentParser
+import Foundation
+import Model
+import Tensor
+
+struct BenchStep: ParsableCommand {
+  static let configuration = CommandConfiguration(
+    commandName: "step",
+    abstract: "Training step of the trainable model (forward + backward + AdamW) per preset and batch.",
+    discussion: """
+      Random features and images stand in for a batch from the feature cache (the backbone is
+      not part of a step). Reports s/step, samples/s, achieved GFLOP/s (FLOPs counted by the
+      kernels: GEMMs, convolutions, selective scan) and its ratio to sgemm's on this machine,
+      and the process's peak RSS.
+      """
+  )
+
+  @Option(help: "Comma-separated presets: tiny, demo, paper.")
+  var presets: String = "tiny,demo,paper"
+
+  @Option(help: "Comma-separated batch sizes.")
+  var batches: String = "8"
+
+  @Option(help: "Timed steps per case (after one warm-up step).")
+  var steps: Int = 3
+
+  @Option(help: "Threads (default: all cores).")
+  var threads: Int?
+
+  @Option(help: "Also write the results as JSON to this file.")
+  var json: String?
+
+  func run() throws {
+    let names = presets.split(separator: ",").map(String.init)
+    for n in names where ModelConfig.preset(n) == nil { throw ValidationError("--presets: unknown preset '\(n)' (tiny, demo, paper)") }
+    let sizes = try parseIntList(batches, option: "--batches")
+    guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
+    Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    let ceiling = GEMMBenchmark.run(size: 1024, minSeconds: 0.3).gflops
+    print(String(format: "sgemm 1024² on %d threads: %.1f GFLOP/s", Threading.threads, ceiling))
+    print(String(format: "%8@ %6@ %10@ %10@ %10@ %8@ %10@", "preset", "batch", "s/step", "samples/s", "GFLOP/s", "ratio", "RSS MiB"))
+    var rows: [[String: Any]] = []
+    for name in names {
+      for b in sizes {
+        var c = ModelConfig.preset(name)!
+        c.classes = 10
+        let model = IBIUMAD(config: c, seed: 0)
+        let input = makeRandomInput(c, batch: b)
+        let opt = AdamW(params: model.parameters, learningRate: 1e-4, weightDecay: 1e-4)
+        func step() {
+          var ctx = ForwardContext(training: true, dropout: c.dropout, jitter: true, rng: RNG(seed: 1))
+          let loss = model.loss(model.forward(input, &ctx), input).total
+          model.parameters.zeroGrad()
+          loss.backward()
+          opt.step()
+        }
+        let flops = FLOPCounter.measure { step() }  // also the warm-up
+        let start = DispatchTime.now().uptimeNanoseconds
+        for _ in 0..<steps { step() }
+        let perStep = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
+        let gflops = Double(flops) / perStep / 1e9
+        let rss = peakRSSMiB()
+        print(String(format: "%8@ %6d %10.3f %10.1f %10.1f %8.2f %10.0f", name, b, perStep, Double(b) / perStep, gflops, gflops / ceiling, rss))
+        rows.append(["preset": name, "batch": b, "seconds_per_step": perStep, "samples_per_second": Double(b) / perStep,
+                     "gflops": gflops, "ratio_to_sgemm": gflops / ceiling, "flops_per_step": flops, "peak_rss_mib": rss])
+      }
+    }
+    if let json {
+      try writeJSON(["bench": "step", "threads": Threading.threads, "sgemm_gflops": ceiling, "results": rows], to: json)
+    }
+  }
+
+  func makeRandomInput(_ c: ModelConfig, batch: Int) -> ModelInput {
+    var rng = RNG(seed: 7)
+    var f: [Modality: Tensor] = [:], im: [Modality: Tensor] = [:]
+    for m in c.modalities {
+      f[m] = Tensor(randn: [batch, c.tokens, c.featureChannels], rng: &rng)
+      im[m] = Tensor(randn: [batch, 3, c.inputSize, c.inputSize], rng: &rng)
+    }
+    return ModelInput(features: f, images: im, labels: (0..<batch).map { $0 % c.classes })
+  }
+
+  /// VmHWM of /proc/self/status (peak resident set), in MiB.
+  func peakRSSMiB() -> Double {
+    guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
+      let line = s.split(separator: "\n").first(where: { $0.hasPrefix("VmHWM:") }),
+      let kb = Double(line.split(separator: " ").dropFirst().first ?? "")
+    else { return 0 }
+    return kb / 1024
+  }
+}

@@ -78,3 +78,63 @@ struct ClusterCLITests {
     }
   }
 }
+
+/// SPEC §9 fault recovery: under cluster/supervise.sh, `kill -9` of rank 1 in the middle of an
+/// epoch ends the MPI job; the supervisor relaunches it, it resumes from the last checkpoint and
+/// finishes with exactly the parameters and metrics of an uninterrupted 2-rank run.
+@Suite("supervised fault recovery", .serialized)
+struct FaultRecoveryCLITests {
+  @Test func killedRankIsRelaunchedAndTheRunEndsAsIfUninterrupted() throws {
+    let root = try temporaryDirectory("fault")
+    let cache = root.appendingPathComponent("cache").path
+    let cluster = ClusterCLITests()
+    func args(_ out: String) throws -> [String] {
+      try cluster.trainArgs(out, cache: cache).map { $0 == "never" ? "auto" : $0 }
+        + ["--set", "train.epochs_base=8", "--checkpoint-every", "3"]
+    }
+    let clean = root.appendingPathComponent("clean").path
+    let (s0, e0) = try cluster.launch(2, try args(clean))
+    #expect(s0 == 0, "\(e0)")
+
+    let faulty = root.appendingPathComponent("faulty").path
+    let supervise = TrainCLITests.repo.appendingPathComponent("cluster/supervise.sh").path
+    var mpi = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none"]
+    if getuid() == 0 { mpi.append("--allow-run-as-root") }
+    let p = Process()
+    p.executableURL = URL(fileURLWithPath: "/bin/bash")
+    p.arguments = [supervise, "--retries", "2", "--backoff", "1", "--log", root.appendingPathComponent("supervise.log").path, "--"] + mpi + (try args(faulty))
+    var env = ProcessInfo.processInfo.environment
+    env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+    p.environment = env
+    let err = Pipe()
+    p.standardOutput = FileHandle.nullDevice
+    p.standardError = err
+    try p.run()
+    // Wait for a mid-run checkpoint, then SIGKILL the rank-1 process of this run.
+    var killed = false
+    let deadline = Date().addingTimeInterval(120)
+    while !killed && Date() < deadline && p.isRunning {
+      let files = (try? FileManager.default.contentsOfDirectory(atPath: faulty + "/checkpoints")) ?? []
+      if files.contains(where: { $0.hasPrefix("ckpt-000-00002") }) {
+        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
+          guard let env = try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .isoLatin1),
+            let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .isoLatin1),
+            cmd.contains(faulty), env.contains("OMPI_COMM_WORLD_RANK=1\u{0}") else { continue }
+          kill(Int32(pid)!, SIGKILL)
+          killed = true
+        }
+      }
+      usleep(20_000)
+    }
+    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+    p.waitUntilExit()
+    #expect(killed, "rank 1 was not found to kill")
+    #expect(p.terminationStatus == 0, "\(text.suffix(3000))")
+    let log = (try? String(contentsOfFile: root.appendingPathComponent("supervise.log").path, encoding: .utf8)) ?? ""
+    #expect(log.contains("attempt 1 failed") && log.contains("attempt 2 succeeded"), "\(log)")
+    #expect(text.contains("resuming from"), "the relaunch must resume from a checkpoint")
+    func bytes(_ p: String) -> Data { FileManager.default.contents(atPath: p) ?? Data() }
+    #expect(!bytes(clean + "/model.safetensors").isEmpty && bytes(clean + "/model.safetensors") == bytes(faulty + "/model.safetensors"))
+    #expect(bytes(clean + "/metrics.json") == bytes(faulty + "/metrics.json"))
+  }
+}

@@ -61,12 +61,12 @@ let package = Package(
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
-    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor"]),
-    .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor"]),
+    .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor", "TestSupport"]),
+    .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),
     .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "Datasets"], resources: [.copy("../Fixtures/metrics")]),
     // Runs the built `iumad` binary as a child process; the libraries write the inputs some
     // commands read (e.g. anomaly maps for `iumad evaluate`).
-    .testTarget(name: "CLITests", dependencies: ["Metrics", "ImageIO", "Datasets"]),
+    .testTarget(name: "CLITests", dependencies: ["Metrics", "ImageIO", "Datasets", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]
 )

@@ -26,16 +26,6 @@ public struct ConfigKey<Root> {
     }, render: { "\($0[keyPath: path])" })
   }
 
-  public static func uint64(_ key: String, _ path: WritableKeyPath<Root, UInt64>, _ help: String) -> ConfigKey {
-    ConfigKey(key, help, set: { root, v in
-      guard let i = (v as? Int).flatMap({ $0 >= 0 ? UInt64($0) : nil }) ?? (v as? String).flatMap({ UInt64($0) }) else {
-        return "expected a non-negative integer, got '\(v)'"
-      }
-      root[keyPath: path] = i
-      return nil
-    }, render: { "\($0[keyPath: path])" })
-  }
-
   public static func float(_ key: String, _ path: WritableKeyPath<Root, Float>, _ help: String) -> ConfigKey {
     ConfigKey(key, help, set: { root, v in
       guard let d = v as? Double ?? (v as? Int).map(Double.init) ?? (v as? String).flatMap({ Double($0) }) else {
@@ -65,15 +55,6 @@ public struct ConfigKey<Root> {
     }, render: { yamlQuoted($0[keyPath: path]) })
   }
 
-  public static func optionalString(_ key: String, _ path: WritableKeyPath<Root, String?>, _ help: String) -> ConfigKey {
-    ConfigKey(key, help, set: { root, v in
-      if v is NSNullLike { root[keyPath: path] = nil; return nil }
-      guard let s = v as? String else { return "expected text, got '\(v)'" }
-      root[keyPath: path] = s.isEmpty ? nil : s
-      return nil
-    }, render: { $0[keyPath: path].map(yamlQuoted) ?? "null" })
-  }
-
   public static func stringList(_ key: String, _ path: WritableKeyPath<Root, [String]>, _ help: String) -> ConfigKey {
     ConfigKey(key, help, set: { root, v in
       if let list = v as? [Any] {
@@ -98,9 +79,6 @@ public struct ConfigKey<Root> {
     }, render: { $0[keyPath: path].rawValue })
   }
 }
-
-/// Marker for YAML null values (Yams gives NSNull).
-public protocol NSNullLike {}
 
 /// Quotes text for YAML output when it could be misread as another type.
 public func yamlQuoted(_ s: String) -> String {
@@ -137,5 +115,3 @@ extension ConfigSection {
     Self.keys.map { "  \($0.key): \($0.render(self))" }
   }
 }
-
-extension NSNull: NSNullLike {}

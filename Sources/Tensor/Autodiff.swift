@@ -37,9 +37,6 @@ extension Tensor {
     return out
   }
 
-  /// Whether gradient must be accumulated into this tensor during backward.
-  @inlinable public var needsGrad: Bool { requiresGrad }
-
   /// Reverse-mode pass from this tensor. A scalar seeds with 1; otherwise pass `seed` (same size).
   /// Afterwards the graph is released and only leaf tensors keep their `grad`.
   public func backward(seed: [Float]? = nil) {

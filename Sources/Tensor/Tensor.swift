@@ -78,11 +78,6 @@ public final class Tensor {
     grad!.withUnsafeMutableBufferPointer { body($0) }
   }
 
-  /// In-place shape change of the same element count; used by views of parameters at load time.
-  func setShape(_ newShape: [Int]) {
-    check(newShape.product == data.count, "setShape: \(newShape) does not hold \(data.count) elements")
-    shape = newShape
-  }
 }
 
 extension Tensor: CustomStringConvertible {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Backbone
 import Tensor
@@ -7,9 +8,9 @@ import Tensor
 /// Scripts/convert_weights.py on checkpoints written torch.save-style by the fixture script.
 @Suite("convert_weights.py (no torch)", .serialized)
 struct ConverterTests {
-  func convert(_ checkpoint: String) throws -> (ProcessOutput, String) {
+  func convert(_ checkpoint: String) throws -> (ProcessResult, String) {
     let out = try temporaryDirectory("convert").appendingPathComponent("w.safetensors").path
-    return (try runProcess("python3", ["Scripts/convert_weights.py", fixture(checkpoint), out]), out)
+    return (try runProcess("python3", ["Scripts/convert_weights.py", fixture(checkpoint), out], directory: repoRoot), out)
   }
 
   func expectMatches(_ checkpoint: String, expected: String, naming: String) throws {

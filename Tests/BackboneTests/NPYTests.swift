@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @testable import Backbone
 import Tensor
@@ -15,7 +16,7 @@ struct NPYTests {
     #expect(back.shape == t.shape && back.data == t.data)
     let check = "import numpy as n, sys; a = n.load(sys.argv[1]); assert a.dtype == n.float32 and a.shape == (2, 3, 5), a.shape; "
       + "assert (a.ravel() == n.arange(30) * 0.25 - 3).all(); print('ok')"
-    let r = try runProcess("python3", ["-c", check, path])
+    let r = try runProcess("python3", ["-c", check, path], directory: repoRoot)
     #expect(r.status == 0 && r.stdout.contains("ok"), "numpy.load: \(r.stderr)")
     // Data starts 64-byte aligned, as numpy writes it.
     let bytes = try Data(contentsOf: URL(fileURLWithPath: path))
@@ -25,7 +26,7 @@ struct NPYTests {
   @Test func readsNumPyWrittenFloat64AndScalarsShapes() throws {
     let dir = try temporaryDirectory("npy64")
     let path = dir.appendingPathComponent("b.npy").path
-    let r = try runProcess("python3", ["-c", "import numpy as n, sys; n.save(sys.argv[1], n.array([[1.5], [-2.0]]))", path])
+    let r = try runProcess("python3", ["-c", "import numpy as n, sys; n.save(sys.argv[1], n.array([[1.5], [-2.0]]))", path], directory: repoRoot)
     #expect(r.status == 0, "\(r.stderr)")
     let t = try NPY.read(path)
     #expect(t.shape == [2, 1] && t.data == [1.5, -2])
@@ -34,7 +35,7 @@ struct NPYTests {
   @Test func rejectsFortranOrderAndGarbage() throws {
     let dir = try temporaryDirectory("npybad")
     let f = dir.appendingPathComponent("f.npy").path
-    _ = try runProcess("python3", ["-c", "import numpy as n, sys; n.save(sys.argv[1], n.asfortranarray(n.ones((2, 3), n.float32)))", f])
+    _ = try runProcess("python3", ["-c", "import numpy as n, sys; n.save(sys.argv[1], n.asfortranarray(n.ones((2, 3), n.float32)))", f], directory: repoRoot)
     let e = #expect(throws: BackboneError.self) { try NPY.read(f) }
     #expect(e?.description.contains("Fortran") == true)
     let g = dir.appendingPathComponent("g.npy").path

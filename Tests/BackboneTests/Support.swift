@@ -31,24 +31,4 @@ func closeness(_ got: Tensor, _ ref: Tensor, tol: Float = 1e-3) -> String? {
   return worst.excess > 0 ? "mismatch: " + msg : nil
 }
 
-func temporaryDirectory(_ name: String) throws -> URL {
-  let url = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-backbone-\(name)-\(UUID().uuidString)")
-  try FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
-  return url
-}
 
-struct ProcessOutput { let status: Int32; let stdout: String; let stderr: String }
-
-func runProcess(_ executable: String, _ args: [String]) throws -> ProcessOutput {
-  let p = Process()
-  p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-  p.arguments = [executable] + args
-  p.currentDirectoryURL = repoRoot
-  let out = Pipe(), err = Pipe()
-  p.standardOutput = out
-  p.standardError = err
-  try p.run()
-  let o = out.fileHandleForReading.readDataToEndOfFile(), e = err.fileHandleForReading.readDataToEndOfFile()
-  p.waitUntilExit()
-  return ProcessOutput(status: p.terminationStatus, stdout: String(decoding: o, as: UTF8.self), stderr: String(decoding: e, as: UTF8.self))
-}

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `iumad backbone` and `iumad bench backbone` run as child processes.
 @Suite("iumad backbone, bench backbone", .serialized)

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 @Suite("iumad CLI: version, help, bench gemm", .serialized)
 struct BenchCLITests {

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Data-parallel training under real `mpirun` (2 and 4 ranks, oversubscribed): every rank ends each
 /// epoch with the same all-reduced gradient norm, and after the first epoch (4 AdamW steps) that

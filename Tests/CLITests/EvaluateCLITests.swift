@@ -3,6 +3,7 @@ import Foundation
 import ImageIO
 import Metrics
 import Testing
+import TestSupport
 
 /// `iumad evaluate` end to end: a synthesised dataset, maps written by the test, the binary run
 /// under both protocols. Serialized: each test runs child processes on the shared cores.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// Checkpoints on disk, a real SIGKILL in the middle of a step, `--resume auto`, and damaged
 /// checkpoint files: the resumed run must end bit-identical to an uninterrupted one.

@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import TestSupport
 
 /// `iumad train` end to end on a freshly synthesised dataset with the tiny config, plus the
 /// checks that must stop a run before training starts. Runs the real binary, real files.

@@ -1,6 +1,7 @@
 import Foundation
 import ImageIO
 import Testing
+import TestSupport
 
 @testable import Datasets
 

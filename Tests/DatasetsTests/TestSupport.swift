@@ -1,6 +1,7 @@
 import Foundation
 import ImageIO
 import Testing
+import TestSupport
 
 @testable import Datasets
 
@@ -50,56 +51,6 @@ enum TinyMVTec {
 }
 
 // MARK: running the iumad binary
-
-/// The release binary that Scripts/test.sh builds (IUMAD_TEST_BIN), else a built one next to the
-/// package.
-func iumadBinary() throws -> String {
-  if let path = ProcessInfo.processInfo.environment["IUMAD_TEST_BIN"], FileManager.default.isExecutableFile(atPath: path) {
-    return path
-  }
-  let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
-  for config in ["release", "debug"] {
-    let path = root.appendingPathComponent(".build/\(config)/iumad").path
-    if FileManager.default.isExecutableFile(atPath: path) { return path }
-  }
-  throw BinaryNotFound()
-}
-
-struct BinaryNotFound: Error, CustomStringConvertible {
-  var description: String {
-    "no iumad binary: set IUMAD_TEST_BIN or run `swift build --product iumad` (Scripts/test.sh does both)"
-  }
-}
-
-struct ProcessResult {
-  var status: Int32
-  var stdout: String
-  var stderr: String
-}
-
-func runIUMAD(_ arguments: [String]) throws -> ProcessResult {
-  let process = Process()
-  process.executableURL = URL(fileURLWithPath: try iumadBinary())
-  process.arguments = arguments
-  let out = Pipe(), err = Pipe()
-  process.standardOutput = out
-  process.standardError = err
-  try process.run()
-  // Drain both pipes before waiting, so a large output cannot block the child.
-  final class Box: @unchecked Sendable { var data = Data() }
-  let errBox = Box()
-  let group = DispatchGroup()
-  group.enter()
-  DispatchQueue.global().async {
-    errBox.data = err.fileHandleForReading.readDataToEndOfFile()
-    group.leave()
-  }
-  let outData = out.fileHandleForReading.readDataToEndOfFile()
-  group.wait()
-  process.waitUntilExit()
-  return ProcessResult(status: process.terminationStatus, stdout: String(decoding: outData, as: UTF8.self),
-                       stderr: String(decoding: errBox.data, as: UTF8.self))
-}
 
 /// Every regular file under `root`, relative path → contents.
 func fileContents(under root: String) throws -> [String: Data] {

@@ -8,8 +8,10 @@ public protocol Communicator: AnyObject {
   /// Ranks on this node (threads per rank = cores / localSize).
   var localSize: Int { get }
   func barrier()
-  /// Element-wise sum over all ranks, in place, identical on every rank.
-  func allReduceSum(_ buffer: inout [Float])
+  /// Element-wise sum over all ranks, in place, bit-identical on every rank. For power-of-two
+  /// world sizes the sum is the balanced pairwise tree over rank order, ((r0+r1)+(r2+r3))…,
+  /// which one process reproduces with `PairwiseSum` (how N ranks match one rank exactly).
+  func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
   /// Rank `root`'s bytes on every rank (any length; sent in chunks).
   func broadcast(_ bytes: inout [UInt8], root: Int)
   /// Every rank's bytes (any length each) on `root`, in rank order; nil on the other ranks.
@@ -20,6 +22,32 @@ public protocol Communicator: AnyObject {
 
 extension Communicator {
   public var isCoordinator: Bool { rank == 0 }
+
+  public func allReduceSum(_ buffer: inout [Float]) {
+    buffer.withUnsafeMutableBufferPointer { allReduceSum($0) }
+  }
+
+  /// Every rank's bytes on every rank, in rank order.
+  public func allGather(_ bytes: [UInt8]) -> [[UInt8]] {
+    let parts = gather(bytes, root: 0)
+    var lengths = (parts ?? []).map { UInt64($0.count) }
+    var header = lengths.withUnsafeBytes { [UInt8]($0) }
+    broadcast(&header, root: 0)
+    lengths = header.withUnsafeBytes { Array($0.bindMemory(to: UInt64.self)) }
+    var body = (parts ?? []).flatMap { $0 }
+    broadcast(&body, root: 0)
+    var out: [[UInt8]] = [], offset = 0
+    for n in lengths.map(Int.init) {
+      out.append(Array(body[offset..<(offset + n)]))
+      offset += n
+    }
+    return out
+  }
+
+  /// Every rank's floats on every rank, in rank order.
+  public func allGather(floats: [Float]) -> [[Float]] {
+    allGather(floats.withUnsafeBytes { [UInt8]($0) }).map { b in b.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
+  }
 
   /// A value decoded on every rank from rank 0's encoding.
   public func broadcastString(_ s: String) -> String {
@@ -36,7 +64,7 @@ public final class LocalCommunicator: Communicator {
   public var size: Int { 1 }
   public var localSize: Int { 1 }
   public func barrier() {}
-  public func allReduceSum(_ buffer: inout [Float]) {}
+  public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
   public func broadcast(_ bytes: inout [UInt8], root: Int) {}
   public func gather(_ bytes: [UInt8], root: Int) -> [[UInt8]]? { [bytes] }
   public func abort(code: Int32) -> Never { exit(code) }

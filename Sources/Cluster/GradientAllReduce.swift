@@ -1,8 +1,5 @@
-import Tensor
-
-/// Sums every parameter's gradient across ranks, in buckets of `bucketElements` floats, so all
-/// replicas take the same optimiser step. Parameters without a gradient on this rank count as
-/// zeros, so every rank sends the same layout.
+/// Sums a flat gradient buffer across ranks in buckets of `bucketElements` floats (bounded
+/// message size and scratch memory), so every replica takes the same optimiser step.
 public struct GradientAllReduce {
   public let communicator: Communicator
   public let bucketElements: Int
@@ -12,26 +9,12 @@ public struct GradientAllReduce {
     self.bucketElements = max(1, bucketElements)
   }
 
-  public func callAsFunction(_ params: ParameterStore) {
+  public func callAsFunction(_ flat: inout [Float]) {
     guard communicator.size > 1 else { return }
-    var bucket: [Float] = []
-    var members: [Tensor] = []
-    func flush() {
-      guard !members.isEmpty else { return }
-      communicator.allReduceSum(&bucket)
-      var offset = 0
-      for t in members {
-        t.grad = Array(bucket[offset..<(offset + t.count)])
-        offset += t.count
+    flat.withUnsafeMutableBufferPointer { all in
+      for start in stride(from: 0, to: all.count, by: bucketElements) {
+        communicator.allReduceSum(UnsafeMutableBufferPointer(rebasing: all[start..<min(start + bucketElements, all.count)]))
       }
-      bucket.removeAll(keepingCapacity: true)
-      members.removeAll(keepingCapacity: true)
     }
-    for t in params.tensors {
-      bucket += t.grad ?? [Float](repeating: 0, count: t.count)
-      members.append(t)
-      if bucket.count >= bucketElements { flush() }
-    }
-    flush()
   }
 }

@@ -10,9 +10,11 @@ public final class MPICommunicator: Communicator {
   /// Largest single MPI message: counts are Int32 in the C API.
   static let chunk = 1 << 30
 
-  /// Whether this process was started by mpirun (OpenMPI sets these variables).
+  /// Whether this process is one rank of an MPI job: started by mpirun (OpenMPI sets
+  /// OMPI_COMM_WORLD_SIZE) or by a PMIx/PMI launcher such as `srun --mpi=pmix`.
   public static var launchedByMPIRun: Bool {
-    ProcessInfo.processInfo.environment["OMPI_COMM_WORLD_SIZE"] != nil
+    let env = ProcessInfo.processInfo.environment
+    return ["OMPI_COMM_WORLD_SIZE", "PMIX_RANK", "PMI_RANK"].contains { env[$0] != nil }
   }
 
   public init() {
@@ -30,15 +32,50 @@ public final class MPICommunicator: Communicator {
 
   public func barrier() { MPI_Barrier(iumad_comm_world()) }
 
-  public func allReduceSum(_ buffer: inout [Float]) {
+  public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {
     guard size > 1, !buffer.isEmpty else { return }
-    buffer.withUnsafeMutableBufferPointer { p in
-      var offset = 0
-      while offset < p.count {
-        let n = min(Self.chunk / 4, p.count - offset)
-        MPI_Allreduce(iumad_mpi_in_place(), p.baseAddress! + offset, Int32(n), iumad_mpi_float(), iumad_mpi_sum(), iumad_comm_world())
-        offset += n
+    var offset = 0
+    while offset < buffer.count {
+      let n = min(Self.chunk / 4, buffer.count - offset)
+      let part = UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + n)])
+      if size & (size - 1) == 0 {
+        rankOrderedAllReduce(part)
+      } else {
+        MPI_Allreduce(iumad_mpi_in_place(), part.baseAddress, Int32(n), iumad_mpi_float(), iumad_mpi_sum(), iumad_comm_world())
       }
+      offset += n
+    }
+  }
+
+  /// Recursive halving (reduce-scatter) then recursive doubling (all-gather), partners at
+  /// distance 1, 2, 4, …: every element ends as the balanced tree over rank order, on every
+  /// rank (a + b = b + a exactly). Bandwidth-optimal like a ring: 2·(P−1)/P of the buffer sent.
+  func rankOrderedAllReduce(_ p: UnsafeMutableBufferPointer<Float>) {
+    var lo = 0, hi = p.count
+    var kept: [(lo: Int, hi: Int, partner: Int, otherLo: Int, otherHi: Int)] = []
+    var incoming = [Float](repeating: 0, count: (p.count + 1) / 2)
+    var distance = 1
+    while distance < size {
+      let partner = rank ^ distance
+      let mid = lo + (hi - lo) / 2
+      let lower = rank & distance == 0
+      let (keepLo, keepHi) = lower ? (lo, mid) : (mid, hi)
+      let (sendLo, sendHi) = lower ? (mid, hi) : (lo, mid)
+      incoming.withUnsafeMutableBufferPointer { r in
+        _ = MPI_Sendrecv(p.baseAddress! + sendLo, Int32(sendHi - sendLo), iumad_mpi_float(), Int32(partner), 7,
+                         r.baseAddress, Int32(keepHi - keepLo), iumad_mpi_float(), Int32(partner), 7,
+                         iumad_comm_world(), iumad_mpi_status_ignore())
+        for i in keepLo..<keepHi { p[i] += r[i - keepLo] }
+      }
+      kept.append((keepLo, keepHi, partner, sendLo, sendHi))
+      (lo, hi) = (keepLo, keepHi)
+      distance <<= 1
+    }
+    // Undo the halving: swap finished halves with the same partners in reverse order.
+    for k in kept.reversed() {
+      _ = MPI_Sendrecv(p.baseAddress! + k.lo, Int32(k.hi - k.lo), iumad_mpi_float(), Int32(k.partner), 8,
+                       p.baseAddress! + k.otherLo, Int32(k.otherHi - k.otherLo), iumad_mpi_float(), Int32(k.partner), 8,
+                       iumad_comm_world(), iumad_mpi_status_ignore())
     }
   }
 

@@ -38,4 +38,24 @@ public struct EpochSampler: Sendable {
       return Array(batch[(rank * n / worldSize)..<((rank + 1) * n / worldSize)])
     }
   }
+
+  /// Rank `rank`'s micro-batches of one global batch. With `micro` = 0 a rank's micro-batch is
+  /// its whole share (positions [r·n/W, (r+1)·n/W)). Otherwise the batch is cut into
+  /// micro-batches of `micro` samples, seen as the leaves of a perfect binary tree of
+  /// L = nextPow2(count) leaves, and leaf j belongs to rank j·W/L: for power-of-two W each rank
+  /// holds an aligned subtree, so summing leaves pairwise (missing leaves count as zeros) and
+  /// then ranks pairwise gives the same bits for every such W.
+  public static func microBatches(_ batch: [Int], micro: Int, rank: Int, worldSize: Int) -> [[Int]] {
+    precondition(worldSize > 0 && (0..<worldSize).contains(rank), "EpochSampler: rank \(rank) outside world of \(worldSize)")
+    let n = batch.count
+    guard micro > 0 else {
+      let share = Array(batch[(rank * n / worldSize)..<((rank + 1) * n / worldSize)])
+      return share.isEmpty ? [] : [share]
+    }
+    let leaves = stride(from: 0, to: n, by: micro).map { Array(batch[$0..<min($0 + micro, n)]) }
+    var width = 1
+    while width < leaves.count { width <<= 1 }
+    return leaves.indices.filter { $0 * worldSize / width == rank }.map { leaves[$0] }
+  }
 }
+

@@ -1,4 +1,5 @@
 import Backbone
+import Cluster
 import Datasets
 import Foundation
 import Model
@@ -106,7 +107,10 @@ public final class DataPipeline {
   }
 
   /// Preprocesses `samples` and extracts their features (cached), in parallel over samples.
-  public func prepare(_ samples: [Sample], modalities: [Modality]) throws -> PreparedSet {
+  /// With `sharedBy` (every rank preparing the same samples), each rank first fills the cache
+  /// with its 1/N of the missing features; on a shared filesystem the rest are then cache hits,
+  /// elsewhere each rank computes what it still misses.
+  public func prepare(_ samples: [Sample], modalities: [Modality], sharedBy communicator: Communicator? = nil) throws -> PreparedSet {
     let s = config.model.inputSize
     let prepared = try Threading.parallelMap(samples.count) { try preprocessor.prepare(samples[$0]) }
     var set = PreparedSet(inputSize: s, tokens: config.model.tokens, channels: config.model.featureChannels)
@@ -118,6 +122,10 @@ public final class DataPipeline {
       let images = prepared.map { m == .rgb ? $0.rgb : $0.depth }
       let requests = samples.enumerated().map { i, sample in
         FeatureRequest(files: files(sample, m), preprocessing: preprocessingKey(m), load: { Tensor(shape: [3, s, s], data: images[i]) })
+      }
+      if let communicator, communicator.size > 1 {
+        _ = try cache.extract(requests, with: extractor, rank: communicator.rank, worldSize: communicator.size)
+        communicator.barrier()
       }
       let result = try cache.extract(requests, with: extractor)
       lastCacheHits += result.hits

@@ -43,7 +43,7 @@ public final class IncrementalRun {
       StepPlan(index: i, classes: cs, epochs: i == 0 ? config.train.epochsBase : config.train.epochsIncremental)
     }
     trainer = IncrementalTrainer(config: config, classes: classes.count)
-    trainer.reduceGradients = GradientAllReduce(communicator: communicator).callAsFunction
+    trainer.communicator = communicator
     matrix = MetricsMatrix(evaluationProtocol: config.eval.protocol)
     settings = try ProtocolSettings(config.eval.protocol, inputSize: config.model.inputSize,
                                     pool: config.eval.pool > 0 ? config.eval.pool : config.model.inputSize / config.model.grid)
@@ -63,10 +63,10 @@ public final class IncrementalRun {
     var sinceCheckpoint = 0
     for plan in plans where plan.index >= start.step {
       let trainSamples = pipeline.trainingSamples(plan.classes)
-      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities)
+      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
-      try trainer.train(plan, data: trainSet, rank: communicator.rank, worldSize: communicator.size, start: from, report: { progress.iteration($0, steps: plans.count) },
+      try trainer.train(plan, data: trainSet, start: from, report: { progress.iteration($0, steps: plans.count) },
                         checkpoint: { epoch, iteration in
         sinceCheckpoint += 1
         let every = config.train.checkpointEvery
@@ -141,11 +141,45 @@ public final class IncrementalRun {
     return position
   }
 
-  /// Scores the test sets of `classes` and records their metrics; writes maps and heatmaps.
+  /// Scores `samples` with the work dealt to ranks in whole batches of `train.batch_size`
+  /// (batch j to rank j mod N: a sample's batch, hence its bits, do not depend on the world
+  /// size). Rank 0 receives every score (and map), in sample order; the other ranks get nil.
+  func scoreSharded(_ samples: [Sample], withMaps: Bool) throws -> (scores: [Float], maps: [[Float]])? {
+    let b = config.train.batchSize, n = communicator.size
+    let batches = stride(from: 0, to: samples.count, by: b).map { Array($0..<min($0 + b, samples.count)) }
+    func owned(_ r: Int) -> [Int] { batches.indices.filter { $0 % n == r }.flatMap { batches[$0] } }
+    let mine = owned(communicator.rank)
+    let set = try pipeline.prepare(mine.map { samples[$0] }, modalities: trainer.model.config.modalities)
+    let (scores, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: b)
+    let payload = scores + (withMaps ? maps.flatMap { $0 } : [])
+    guard let parts = communicator.gather(payload.withUnsafeBytes { [UInt8]($0) }, root: 0) else { return nil }
+    let mapSize = config.model.inputSize * config.model.inputSize
+    var allScores = [Float](repeating: 0, count: samples.count)
+    var allMaps = [[Float]](repeating: [], count: withMaps ? samples.count : 0)
+    for (r, bytes) in parts.enumerated() {
+      let floats = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
+      let idx = owned(r)
+      for (k, i) in idx.enumerated() {
+        allScores[i] = floats[k]
+        if withMaps { allMaps[i] = Array(floats[(idx.count + k * mapSize)..<(idx.count + (k + 1) * mapSize)]) }
+      }
+    }
+    return (allScores, allMaps)
+  }
+
+  /// Scores the test sets of `classes` (sharded over ranks) and records their metrics on
+  /// rank 0, which writes maps and heatmaps; the metrics are then broadcast to every rank.
   func evaluate(step: Int, classes: [String]) throws {
     let samples = pipeline.testSamples(classes)
-    let set = try pipeline.prepare(samples, modalities: trainer.model.config.modalities)
-    let (_, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: config.train.batchSize)
+    let scored = try scoreSharded(samples, withMaps: true)
+    if let maps = scored?.maps { try record(step: step, classes: classes, samples: samples, maps: maps) }
+    var json = communicator.isCoordinator ? [UInt8](try matrix.jsonData()) : []
+    communicator.broadcast(&json, root: 0)
+    matrix = try MetricsMatrix(json: Data(json))
+  }
+
+  /// Rank 0: metrics of every class from the gathered maps, plus heatmaps and TIFF maps.
+  func record(step: Int, classes: [String], samples: [Sample], maps: [[Float]]) throws {
     let s = config.model.inputSize
     // Ground truth and images at the original size (the protocol decides the resolution).
     let loaded = try Threading.parallelMap(samples.count) { try SampleLoader.load(samples[$0]) }
@@ -163,11 +197,9 @@ public final class IncrementalRun {
         let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
         let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        if communicator.isCoordinator {
-          try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
-        }
+        try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
       }
-      if config.eval.writeMaps && communicator.isCoordinator {
+      if config.eval.writeMaps {
         let root = runDirectory.appendingPathComponent("maps/step-\(step + 1)").path
         for i in idx {
           try AnomalyMapFiles.write(mapImages[i], originalWidth: masks[i].width, originalHeight: masks[i].height, root: root, sample: samples[i])
@@ -181,12 +213,10 @@ public final class IncrementalRun {
   func saveModel(step: Int, seen: [String]) throws {
     var pool = pipeline.samples.filter { seen.contains($0.className) && $0.split == .validation }
     if pool.isEmpty { pool = pipeline.trainingSamples(seen) }
-    let set = try pipeline.prepare(pool, modalities: trainer.model.config.modalities)
-    let scores = trainer.score(set, indices: Array(0..<set.count), batchSize: config.train.batchSize).scores
+    guard let scores = try scoreSharded(pool, withMaps: false)?.scores else { return }
     var resolved = config
     resolved.model = trainer.model.config
     let bundle = ModelBundle(config: resolved, classes: plans.flatMap(\.classes), step: step, threshold: scores.max() ?? 0)
-    guard communicator.isCoordinator else { return }
     try bundle.write(parameters: trainer.model.parameters, to: runDirectory.appendingPathComponent(ModelBundle.fileName))
     progress.note(String(format: "model saved to %@ (decision threshold %.4f from %d validation images)",
                          runDirectory.appendingPathComponent(ModelBundle.fileName).path, bundle.threshold, pool.count))

@@ -1,8 +1,16 @@
 import Backbone
+import Cluster
 import Datasets
 import Foundation
 import Model
 import Tensor
+
+/// One micro-batch's forward pass, kept until its backward.
+struct MicroBatch {
+  let indices: [Int]
+  let output: ModelOutput
+  let terms: LossTerms
+}
 
 /// One step of the schedule: which classes it adds and how long it trains.
 public struct StepPlan: Equatable, Sendable {
@@ -31,8 +39,8 @@ public final class IncrementalTrainer {
   var adam: AdamW
   var sgd: SGD
   var thetaOld: [String: [Float]] = [:]
-  /// Sums gradients across ranks (identity in one process); installed by the cluster layer.
-  public var reduceGradients: (ParameterStore) -> Void = { _ in }
+  /// The process group gradients are summed over (a world of one by default).
+  public var communicator: Communicator = LocalCommunicator()
   /// Mean of each loss term per epoch, for the loss-curve plot.
   public private(set) var lossCurves: [String: [Double]] = [:]
 
@@ -54,7 +62,7 @@ public final class IncrementalTrainer {
 
   /// Trains `plan` on `data` from `start` (a resumed position, or the beginning), calling
   /// `report` after every iteration and `checkpoint(epoch, nextIteration)` after each update.
-  public func train(_ plan: StepPlan, data: PreparedSet, rank: Int = 0, worldSize: Int = 1,
+  public func train(_ plan: StepPlan, data: PreparedSet,
                     start: (epoch: Int, iteration: Int) = (0, 0),
                     report: (IterationReport) -> Void = { _ in },
                     checkpoint: (Int, Int) throws -> Void = { _, _ in }) throws {
@@ -67,17 +75,17 @@ public final class IncrementalTrainer {
     let schedule = StepLR(baseRate: t.lr, stepSize: t.stepLRStep, gamma: t.stepLRGamma)
     let globalBatch = min(t.batchSize, data.count)
     for epoch in start.epoch..<plan.epochs {
-      let batches = sampler.batches(epoch: epoch, globalBatch: globalBatch, rank: rank, worldSize: worldSize)
-      // The size of each whole global batch (the last one may be short): the loss is its mean.
-      let globalSizes = sampler.globalBatches(epoch: epoch, globalBatch: globalBatch).map(\.count)
+      // The loss is the mean over each whole global batch (the last one may be short).
+      let batches = sampler.globalBatches(epoch: epoch, globalBatch: globalBatch)
       let lr = plan.isBase ? schedule.rate(epoch: epoch) : t.incrementalLR
       if epoch != start.epoch || start.iteration == 0 { epochSums = [:] }
-      for (it, indices) in batches.enumerated() where epoch != start.epoch || it >= start.iteration {
-        let losses = try iteration(plan, data: data, indices: indices, globalBatch: globalSizes[it],
+      for (it, batch) in batches.enumerated() where epoch != start.epoch || it >= start.iteration {
+        let parts = EpochSampler.microBatches(batch, micro: t.microBatch, rank: communicator.rank, worldSize: communicator.size)
+        let losses = try iteration(plan, data: data, parts: parts, globalBatch: batch.count,
                                    epoch: epoch, iteration: it, learningRate: lr)
         for (n, v) in losses { epochSums[n, default: 0] += Double(v) }
         report(IterationReport(step: plan.index, epoch: epoch, epochs: plan.epochs, iteration: it,
-                               iterationsPerEpoch: batches.count, samples: indices.count, losses: losses, learningRate: lr))
+                               iterationsPerEpoch: batches.count, samples: parts.reduce(0) { $0 + $1.count }, losses: losses, learningRate: lr))
         if it + 1 == batches.count {
           for (n, s) in epochSums { lossCurves["step\(plan.index).\(n)", default: []].append(s / Double(max(batches.count, 1))) }
           epochSums = [:]
@@ -89,46 +97,90 @@ public final class IncrementalTrainer {
     }
   }
 
-  /// One forward/backward/update on this rank's part `indices` of a global batch.
-  func iteration(_ plan: StepPlan, data: PreparedSet, indices: [Int], globalBatch: Int,
+  /// One forward/backward/update on this rank's micro-batches `parts` of a global batch
+  /// (`EpochSampler.microBatches`). Each micro-batch's gradient (its loss scaled by size/global) is summed in a
+  /// pairwise tree, then across ranks in the same tree shape, giving the gradient of the
+  /// global-batch mean — bit-identical for 1, 2, 4, … ranks when `train.micro_batch` is fixed.
+  func iteration(_ plan: StepPlan, data: PreparedSet, parts: [[Int]], globalBatch: Int,
                  epoch: Int, iteration: Int, learningRate: Float) throws -> [(name: String, value: Float)] {
     let t = config.train
-    if indices.isEmpty {
-      // A rank whose share of a short last batch is empty still joins the gradient sum.
+    let slots = ["total"] + model.lossTermNames
+    func forward(_ part: [Int]) -> MicroBatch {
+      let input = data.batch(part, modalities: model.config.modalities, withImages: model.config.mamba)
+      // Each sample's randomness is named by the sample, not by its batch or rank.
+      let streams = part.map { RNG(seed: config.seed, name: "sample/\(plan.index)/\(epoch)/\($0)") }
+      var ctx = ForwardContext(training: true, dropout: model.config.dropout, jitter: true, streams: streams)
+      let out = model.forward(input, &ctx)
+      return MicroBatch(indices: part, output: out, terms: model.loss(out, input, weights: t.lossWeights))
+    }
+    var sum = PairwiseSum()
+    func backward(_ mb: MicroBatch, rowGradients: [String: [Float]]) {
+      let scale = Float(mb.indices.count) / Float(globalBatch)
+      var objective = mb.terms.total * scale
+      for (key, rows) in compressionRows(mb.output) {
+        if let g = rowGradients[key] { objective = objective + (rows * Tensor(shape: rows.shape, data: g)).sum() }
+      }
       model.parameters.zeroGrad()
-      reduceGradients(model.parameters)
-      let norm = model.parameters.gradNorm()
-      try update(plan, learningRate: learningRate)
-      return [("grad_norm", norm)]
+      objective.backward()
+      var flat: [Float] = []
+      for p in model.parameters.tensors { flat += p.grad ?? [Float](repeating: 0, count: p.count) }
+      flat.append(mb.terms.total.item * scale)
+      flat += mb.terms.values.map { $0.value * scale }
+      sum.add(flat)
     }
-    let input = data.batch(indices, modalities: model.config.modalities, withImages: model.config.mamba)
-    var ctx = ForwardContext(training: true, dropout: model.config.dropout, jitter: true,
-                             rng: RNG(seed: config.seed, name: "iter/\(plan.index)/\(epoch)/\(iteration)"))
-    let out = model.forward(input, &ctx)
-    let terms = model.loss(out, input, weights: t.lossWeights)
-    var total = terms.total
-    var values = terms.values
+    var compressionValue: Float?
     if plan.isBase && t.compressionLoss {
-      var c: Tensor?
-      for (key, rows) in compressionRows(out) {
-        let l = try compression.loss(key: key, current: rows)
-        c = c.map { $0 + l } ?? l
-      }
-      if let c {
-        total = total + c * t.compressionWeight
-        values.append(("compression", c.item))
-      }
-      for (key, rows) in compressionRows(out) { compression.remember(key: key, current: rows.detached()) }
+      // A batch-level loss: every rank needs all rows of the global batch, so all graphs of the
+      // share stay alive until the rows' gradients are known.
+      let forwards = parts.map(forward)
+      let (value, gradients) = try compressionGradients(forwards)
+      compressionValue = value
+      for (mb, g) in zip(forwards, gradients) { backward(mb, rowGradients: g) }
+    } else {
+      for part in parts { backward(forward(part), rowGradients: [:]) }
     }
-    values.insert(("total", total.item), at: 0)
-    model.parameters.zeroGrad()
-    // Each rank's loss is a mean over its share; scaling by share/global makes the summed
-    // gradients equal the gradient of the global-batch mean.
-    total.backward(seed: [Float(indices.count) / Float(globalBatch)])
-    reduceGradients(model.parameters)
+    let parameterCount = model.parameters.tensors.reduce(0) { $0 + $1.count }
+    var flat = sum.total() ?? [Float](repeating: 0, count: parameterCount + slots.count)
+    GradientAllReduce(communicator: communicator, bucketElements: t.bucketMB << 18)(&flat)
+    var offset = 0
+    for p in model.parameters.tensors {
+      p.grad = Array(flat[offset..<(offset + p.count)])
+      offset += p.count
+    }
+    var values = zip(slots, flat[offset...]).map { (name: $0, value: $1) }
+    if let c = compressionValue {
+      values[0].value += c * t.compressionWeight
+      values.append(("compression", c))
+    }
     values.append(("grad_norm", model.parameters.gradNorm()))
     try update(plan, learningRate: learningRate)
     return values
+  }
+
+  /// The compression loss of the whole global batch (rows all-gathered in rank order, i.e.
+  /// global batch order) and, per micro-batch of this rank, the gradient of
+  /// compression_weight × loss with respect to its rows. The buffers remember the global rows.
+  func compressionGradients(_ forwards: [MicroBatch]) throws -> (Float, [[String: [Float]]]) {
+    let d = model.config.hidden
+    var value: Float = 0
+    var perPart = [[String: [Float]]](repeating: [:], count: forwards.count)
+    for key in compressionKeys {
+      let local = forwards.flatMap { mb in compressionRows(mb.output).first { $0.0 == key }!.1.data }
+      let all = communicator.allGather(floats: local)
+      let first = all[..<communicator.rank].reduce(0) { $0 + $1.count } / d
+      let leaf = Tensor(shape: [all.reduce(0) { $0 + $1.count } / d, d], data: all.flatMap { $0 }, requiresGrad: true)
+      let loss = try compression.loss(key: key, current: leaf)
+      (loss * config.train.compressionWeight).backward()
+      value += loss.item
+      let grad = leaf.grad ?? [Float](repeating: 0, count: leaf.count)
+      var row = first
+      for (j, mb) in forwards.enumerated() {
+        perPart[j][key] = Array(grad[(row * d)..<((row + mb.indices.count) * d)])
+        row += mb.indices.count
+      }
+      compression.remember(key: key, current: leaf.detached())
+    }
+    return (value, perPart)
   }
 
   /// The optimiser step of `plan` on the (summed) gradients.
@@ -144,6 +196,11 @@ public final class IncrementalTrainer {
       sgd.learningRate = learningRate
       sgd.step()
     }
+  }
+
+  /// The compression loss's keys: "modality.layer" for the decoder features f^{rec 1…L−1}.
+  var compressionKeys: [String] {
+    model.config.modalities.sorted().flatMap { m in (0..<(model.config.decoderLayers - 1)).map { "\(m.rawValue).\($0)" } }
   }
 
   /// Token-mean decoder features f^{rec 1…L−1} of every modality: the compression loss's rows.

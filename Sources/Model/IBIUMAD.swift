@@ -92,6 +92,16 @@ public final class IBIUMAD {
     return ModelOutput(reconstructions: recs, mamba: mambaOut, fusion: fusion)
   }
 
+  /// The names of `loss(...).values`, in order, known before any batch is seen (a rank with an
+  /// empty share still reduces the same loss slots).
+  public var lossTermNames: [String] {
+    let ms = config.modalities.sorted()
+    var names = ms.map { "mse_\($0.rawValue)" }
+    names += ms.filter { mamba[$0] != nil }.map { "ce_\($0.rawValue)" }
+    if ibfm != nil && ms.contains(.rgb) && ms.contains(.depth) { names += ["fusion", "ib"] }
+    return names
+  }
+
   /// Eq. 10: Σ_m MSE(R_m, F_m) + λ₁CE_R + λ₂CE_D + λ₃L_Fusion + λ₄L_IB.
   public func loss(_ out: ModelOutput, _ input: ModelInput, weights: LossWeights = LossWeights()) -> LossTerms {
     var terms: [(String, Tensor, Float)] = []
@@ -109,6 +119,7 @@ public final class IBIUMAD {
       if config.ibSupervised { ib = ib + Tensor.crossEntropy(logits: f.fusedLogits, labels: input.labels) }
       terms.append(("ib", ib, weights.ib))
     }
+    check(terms.map(\.0) == lossTermNames, "IBIUMAD.loss: terms \(terms.map(\.0)) differ from lossTermNames \(lossTermNames)")
     var total = terms[0].1 * terms[0].2
     for (_, t, w) in terms.dropFirst() { total = total + t * w }
     return LossTerms(total: total, values: terms.map { ($0.0, $0.1.item) })

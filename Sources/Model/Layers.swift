@@ -35,13 +35,19 @@ public struct ForwardContext {
   /// Dropout probability used in training (0 turns it off, e.g. for golden tests).
   public var dropout: Float
   public var jitter: Bool
-  public var rng: RNG
+  /// One stream for the whole batch, or one per sample (data-parallel training).
+  public var rng: SampleStreams
 
   public init(training: Bool, dropout: Float, jitter: Bool, rng: RNG) {
+    self.init(training: training, dropout: dropout, jitter: jitter, streams: [rng])
+  }
+
+  /// `streams[b]` draws sample b's dropout masks and jitter.
+  public init(training: Bool, dropout: Float, jitter: Bool, streams: [RNG]) {
     self.training = training
     self.dropout = dropout
     self.jitter = jitter
-    self.rng = rng
+    self.rng = SampleStreams(streams)
   }
 
   /// Evaluation: no dropout, no jitter.

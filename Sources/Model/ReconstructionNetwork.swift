@@ -110,16 +110,23 @@ public struct ReconstructionNetwork {
     return ReconstructionOutput(reconstruction: outputProj(recs.last!), decoderFeatures: recs, ffnOutputs: ffn)
   }
 
-  /// UniAD's feature jitter: x += ε·(‖x‖₂/C)·scale per token, ε ~ N(0, 1), with probability p.
-  func addJitter(_ x: Tensor, _ rng: inout RNG) -> Tensor {
-    guard rng.uniform() < config.jitterProb else { return x }
-    let c = x.shape[2], rows = x.count / c
+  /// UniAD's feature jitter: x += ε·(‖x‖₂/C)·scale per token, ε ~ N(0, 1), with probability p
+  /// per sample (UniAD draws once per batch; per sample keeps a sample's jitter independent of
+  /// its batch-mates, see docs/decisions.md). With a single stream the samples draw in turn.
+  func addJitter(_ x: Tensor, _ rng: inout SampleStreams) -> Tensor {
+    let b = x.shape[0], c = x.shape[2], perSample = x.count / b
+    let single = rng.streams.count == 1
     var noise = [Float](repeating: 0, count: x.count)
-    for r in 0..<rows {
-      var s: Float = 0
-      for j in 0..<c { s += x.data[r * c + j] * x.data[r * c + j] }
-      let scale = s.squareRoot() / Float(c) * config.jitterScale
-      for j in 0..<c { noise[r * c + j] = rng.normal() * scale }
+    for s in 0..<b {
+      rng.withSample(single ? 0 : s, of: single ? 1 : b) { r in
+        guard r.uniform() < config.jitterProb else { return }
+        for row in stride(from: s * perSample, to: (s + 1) * perSample, by: c) {
+          var sq: Float = 0
+          for j in 0..<c { sq += x.data[row + j] * x.data[row + j] }
+          let scale = sq.squareRoot() / Float(c) * config.jitterScale
+          for j in 0..<c { noise[row + j] = r.normal() * scale }
+        }
+      }
     }
     // The jitter is a constant offset: no gradient flows through its scale.
     return x + Tensor(shape: x.shape, data: noise)

@@ -7,7 +7,7 @@ extension Tensor {
   /// q [B, Tq, H·d], k [B, Tk, H·d], v [B, Tk, H·dv] → [B, Tq, H·dv].
   /// Heads are read in place through GEMM leading dimensions (no split/merge copies); the
   /// backward reuses the saved attention probabilities. Dropout on the probabilities uses `rng`.
-  public static func attention(q: Tensor, k: Tensor, v: Tensor, heads: Int, dropout p: Float = 0, rng: inout RNG) -> Tensor {
+  public static func attention<R: RandomSource>(q: Tensor, k: Tensor, v: Tensor, heads: Int, dropout p: Float = 0, rng: inout R) -> Tensor {
     check(q.rank == 3 && k.rank == 3 && v.rank == 3,
                  "attention: q, k, v must be [B, T, H·d], got \(q.shape), \(k.shape), \(v.shape)")
     let b = q.shape[0], tq = q.shape[1], tk = k.shape[1], hd = q.shape[2], hdv = v.shape[2]
@@ -20,7 +20,7 @@ extension Tensor {
     let pairs = b * heads, tt = tq * tk
     var probs = [Float](repeating: 0, count: pairs * tt)
     // Dropout keeps the mask (0 or 1/(1−p)); without dropout nothing is stored.
-    let mask: [Float] = p > 0 ? (0..<(pairs * tt)).map { _ in rng.uniform() >= p ? 1 / (1 - p) : 0 } : []
+    let mask: [Float] = p > 0 ? rng.uniforms(pairs * tt).map { $0 >= p ? 1 / (1 - p) : 0 } : []
     var out = [Float](repeating: 0, count: b * tq * hdv)
     let qv = q.data, kv = k.data, vv = v.data
     qv.withUnsafeBufferPointer { pq in

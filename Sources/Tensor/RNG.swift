@@ -64,3 +64,46 @@ public struct RNG: Sendable, Equatable {
   }
 }
 
+
+/// Where random draws for a tensor op come from: one stream (`RNG`) or one stream per sample
+/// (`SampleStreams`).
+public protocol RandomSource {
+  /// `count` uniforms in [0, 1) for a tensor laid out batch-major.
+  mutating func uniforms(_ count: Int) -> [Float]
+  /// The generator that draws for sample `index` of a batch of `batch`.
+  mutating func withSample<T>(_ index: Int, of batch: Int, _ body: (inout RNG) -> T) -> T
+}
+
+extension RNG: RandomSource {
+  public mutating func uniforms(_ count: Int) -> [Float] { (0..<count).map { _ in uniform() } }
+  public mutating func withSample<T>(_ index: Int, of batch: Int, _ body: (inout RNG) -> T) -> T { body(&self) }
+}
+
+/// One generator per sample of a batch, named by the sample's identity (e.g. its dataset index
+/// and the iteration): a sample's dropout masks and jitter are then the same whichever other
+/// samples share its batch, micro-batch or rank — what makes N ranks reproduce one rank.
+/// A draw over a batch-major tensor of B samples takes its b-th equal chunk from stream b.
+public struct SampleStreams: RandomSource, Sendable {
+  public private(set) var streams: [RNG]
+
+  public init(_ streams: [RNG]) {
+    check(!streams.isEmpty, "SampleStreams: needs at least one stream")
+    self.streams = streams
+  }
+
+  public mutating func uniforms(_ count: Int) -> [Float] {
+    let b = streams.count
+    check(count % b == 0, "SampleStreams: \(count) draws cannot be split over \(b) samples")
+    var out = [Float](repeating: 0, count: count)
+    let chunk = count / b
+    for s in 0..<b {
+      for i in 0..<chunk { out[s * chunk + i] = streams[s].uniform() }
+    }
+    return out
+  }
+
+  public mutating func withSample<T>(_ index: Int, of batch: Int, _ body: (inout RNG) -> T) -> T {
+    check(batch == streams.count, "SampleStreams: a batch of \(batch) samples drawn from \(streams.count) streams")
+    return body(&streams[index])
+  }
+}

@@ -46,12 +46,9 @@ struct TrainCommand: ParsableCommand {
     var sets = overrides
     if let data { sets.append("data.root=\(data)") }
     if let checkpointEvery { sets.append("train.checkpoint_every=\(checkpointEvery)") }
-    let cfg: RunConfig
-    do { cfg = try RunConfig.load(path: config, overrides: sets) } catch let e as ConfigError {
-      throw ValidationError(e.description)
-    }
     // Under mpirun every rank runs this command; rank 0 coordinates and writes the run directory.
     let comm: Communicator = MPICommunicator.launchedByMPIRun ? MPICommunicator() : LocalCommunicator()
+    let cfg = try coordinatorConfig(comm, overrides: sets)
     let n = threads ?? (cfg.train.threads > 0 ? cfg.train.threads : Threading.defaultThreads())
     Threading.setThreads(n)
     let name = URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent
@@ -78,5 +75,21 @@ struct TrainCommand: ParsableCommand {
     guard comm.isCoordinator else { return }
     log.note("done: report in \(dir.appendingPathComponent("report.md").path)")
     print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
+  }
+
+  /// Rank 0 reads and resolves the config and broadcasts it (as resolved YAML, or its error):
+  /// every rank trains exactly the configuration rank 0 saw, config file present or not.
+  func coordinatorConfig(_ comm: Communicator, overrides: [String]) throws -> RunConfig {
+    var text = "", failure = ""
+    if comm.isCoordinator {
+      do { text = try RunConfig.load(path: config, overrides: overrides).yaml() } catch {
+        failure = (error as? ConfigError)?.description ?? "\(config): \(error)"
+      }
+    }
+    failure = comm.broadcastString(failure)
+    if !failure.isEmpty { throw ValidationError(failure) }
+    do { return try RunConfig.parse(yaml: comm.broadcastString(text), source: "\(config) (from rank 0)") } catch let e as ConfigError {
+      throw ValidationError(e.description)
+    }
   }
 }

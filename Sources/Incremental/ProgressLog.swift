@@ -10,6 +10,8 @@ public final class ProgressLog {
   let start = Date()
   var lastLine = Date.distantPast
   public var totalIterations = 1
+  /// Log every iteration's losses (for comparing runs), not only epoch ends and every 10 s.
+  public var everyIteration = false
   var doneIterations = 0
   var samplesSinceLast = 0
   var lastRateTime = Date()
@@ -56,7 +58,7 @@ public final class ProgressLog {
     if echo && tty {
       FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))
     }
-    if epochEnd || now.timeIntervalSince(lastLine) >= 10 {
+    if epochEnd || everyIteration || now.timeIntervalSince(lastLine) >= 10 {
       lastLine = now
       let line = String(format: "[%7.1fs] ", elapsed) + text
       log?.write(Data((line + "\n").utf8))

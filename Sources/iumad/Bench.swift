@@ -4,8 +4,8 @@ import Tensor
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure speed: GEMM ceiling, backbone images/s and (later) training step, scan, attention.",
-    subcommands: [BenchGEMM.self, BenchBackbone.self, BenchStep.self]
+    abstract: "Measure speed: GEMM ceiling, backbone images/s, training step, all-reduce.",
+    subcommands: [BenchGEMM.self, BenchBackbone.self, BenchStep.self, BenchAllReduce.self]
   )
 }
 

@@ -42,22 +42,9 @@ struct BenchStep: ParsableCommand {
     var rows: [[String: Any]] = []
     for name in names {
       for b in sizes {
-        var c = ModelConfig.preset(name)!
-        c.classes = 10
-        let model = IBIUMAD(config: c, seed: 0)
-        let input = makeRandomInput(c, batch: b)
-        let opt = AdamW(params: model.parameters, learningRate: 1e-4, weightDecay: 1e-4)
-        func step() {
-          var ctx = ForwardContext(training: true, dropout: c.dropout, jitter: true, rng: RNG(seed: 1))
-          let loss = model.loss(model.forward(input, &ctx), input).total
-          model.parameters.zeroGrad()
-          loss.backward()
-          opt.step()
-        }
-        let flops = FLOPCounter.measure { step() }  // also the warm-up
-        let start = DispatchTime.now().uptimeNanoseconds
-        for _ in 0..<steps { step() }
-        let perStep = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
+        let probe = StepProbe(preset: name, batch: b)
+        let flops = FLOPCounter.measure { probe.step() }
+        let perStep = probe.secondsPerStep(steps)
         let gflops = Double(flops) / perStep / 1e9
         let rss = peakRSSMiB()
         print(String(format: "%8@ %6d %10.3f %10.1f %10.1f %8.2f %10.0f", name, b, perStep, Double(b) / perStep, gflops, gflops / ceiling, rss))
@@ -70,16 +57,6 @@ struct BenchStep: ParsableCommand {
     }
   }
 
-  func makeRandomInput(_ c: ModelConfig, batch: Int) -> ModelInput {
-    var rng = RNG(seed: 7)
-    var f: [Modality: Tensor] = [:], im: [Modality: Tensor] = [:]
-    for m in c.modalities {
-      f[m] = Tensor(randn: [batch, c.tokens, c.featureChannels], rng: &rng)
-      im[m] = Tensor(randn: [batch, 3, c.inputSize, c.inputSize], rng: &rng)
-    }
-    return ModelInput(features: f, images: im, labels: (0..<batch).map { $0 % c.classes })
-  }
-
   /// VmHWM of /proc/self/status (peak resident set), in MiB.
   func peakRSSMiB() -> Double {
     guard let s = try? String(contentsOfFile: "/proc/self/status", encoding: .utf8),
@@ -89,3 +66,44 @@ struct BenchStep: ParsableCommand {
     return kb / 1024
   }
 }
+
+/// One training step of a preset on a random batch (random features and images stand in for
+/// the feature cache): forward + backward + AdamW.
+final class StepProbe {
+  let model: IBIUMAD
+  let input: ModelInput
+  let optimizer: AdamW
+
+  init(preset: String, batch: Int) {
+    var c = ModelConfig.preset(preset)!
+    c.classes = 10
+    model = IBIUMAD(config: c, seed: 0)
+    var rng = RNG(seed: 7)
+    var f: [Modality: Tensor] = [:], im: [Modality: Tensor] = [:]
+    for m in c.modalities {
+      f[m] = Tensor(randn: [batch, c.tokens, c.featureChannels], rng: &rng)
+      im[m] = Tensor(randn: [batch, 3, c.inputSize, c.inputSize], rng: &rng)
+    }
+    input = ModelInput(features: f, images: im, labels: (0..<batch).map { $0 % c.classes })
+    optimizer = AdamW(params: model.parameters, learningRate: 1e-4, weightDecay: 1e-4)
+  }
+
+  var parameterCount: Int { model.parameters.tensors.reduce(0) { $0 + $1.count } }
+
+  func step() {
+    var ctx = ForwardContext(training: true, dropout: model.config.dropout, jitter: true, rng: RNG(seed: 1))
+    let loss = model.loss(model.forward(input, &ctx), input).total
+    model.parameters.zeroGrad()
+    loss.backward()
+    optimizer.step()
+  }
+
+  /// Mean seconds of `steps` steps after one warm-up step.
+  func secondsPerStep(_ steps: Int) -> Double {
+    step()
+    let start = DispatchTime.now().uptimeNanoseconds
+    for _ in 0..<steps { step() }
+    return Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9 / Double(steps)
+  }
+}
+

@@ -42,6 +42,9 @@ struct TrainCommand: ParsableCommand {
   @Option(help: "Also checkpoint every N iterations (checkpoints are always written at the end of each step).")
   var checkpointEvery: Int?
 
+  @Flag(help: "Write every iteration's losses to the log (default: each epoch end and every 10 s).")
+  var logIterations = false
+
   func run() throws {
     var sets = overrides
     if let data { sets.append("data.root=\(data)") }
@@ -62,6 +65,7 @@ struct TrainCommand: ParsableCommand {
     // Rank 0 logs to train.log and the terminal; the other ranks to their own files.
     let logName = comm.isCoordinator ? "train.log" : "train.rank-\(comm.rank).log"
     let log = ProgressLog(path: dir.appendingPathComponent(logName).path, echo: comm.isCoordinator)
+    log.everyIteration = logIterations
     log.note("iumad \(IUMADVersion.string): config \(config), run directory \(dir.path), rank \(comm.rank) of \(comm.size), \(n) threads")
     let run: IncrementalRun
     do { run = try IncrementalRun(config: cfg, runDirectory: dir, progress: log, resume: ResumeMode(resume), communicator: comm) } catch {

@@ -1,5 +1,7 @@
 import Testing
 
+import Cluster
+import Datasets
 @testable import Incremental
 @testable import Model
 @testable import Tensor
@@ -40,5 +42,52 @@ struct DataParallelEquivalenceTests {
       let f = closenessFailure(halves[n]!, g, atol: 1e-4 * scale + 1e-7, rtol: 0, n)
       #expect(f == nil, "\(f ?? "")")
     }
+  }
+}
+
+/// The pieces that make N ranks reproduce one rank bit for bit.
+@Suite("Deterministic data parallelism")
+struct DeterministicDataParallelTests {
+  @Test func pairwiseSumIsTheBalancedTree() {
+    let xs: [[Float]] = (0..<7).map { i in (0..<5).map { Float(i) * 0.1 + Float($0) * 1e-7 + 1 / Float(i + 3) } }
+    func add(_ a: [Float], _ b: [Float]) -> [Float] { zip(a, b).map { $0 + $1 } }
+    var four = PairwiseSum()
+    for x in xs.prefix(4) { four.add(x) }
+    #expect(four.total() == add(add(xs[0], xs[1]), add(xs[2], xs[3])))
+    // Missing leaves count as zeros: 7 leaves sum as the perfect tree of 8.
+    var seven = PairwiseSum()
+    for x in xs { seven.add(x) }
+    #expect(seven.total() == add(add(add(xs[0], xs[1]), add(xs[2], xs[3])), add(add(xs[4], xs[5]), xs[6])))
+    #expect(PairwiseSum().total() == nil)
+  }
+
+  @Test func microBatchesPartitionTheBatchIntoAlignedSubtrees() {
+    let batch = [9, 4, 7, 1, 3, 8, 0, 2, 6, 5]
+    for micro in [0, 1, 2, 3] {
+      for world in 1...5 {
+        let shares = (0..<world).map { EpochSampler.microBatches(batch, micro: micro, rank: $0, worldSize: world) }
+        #expect(shares.flatMap { $0 }.flatMap { $0 } == batch, "micro \(micro), world \(world): ranks in order cover the batch once")
+        if micro > 0 {
+          #expect(shares.flatMap { $0 } == EpochSampler.microBatches(batch, micro: micro, rank: 0, worldSize: 1),
+                  "micro \(micro), world \(world): the same micro-batches as one rank")
+        }
+      }
+    }
+    // 10 samples in micro-batches of 2 = 5 leaves of a tree of 8: 4 ranks own leaves {0,1}, {2,3}, {4}, {}.
+    #expect((0..<4).map { EpochSampler.microBatches(batch, micro: 2, rank: $0, worldSize: 4).count } == [2, 2, 1, 0])
+    // 8 ranks: leaf j on rank j (one leaf each, the rest empty).
+    #expect((0..<8).map { EpochSampler.microBatches(batch, micro: 2, rank: $0, worldSize: 8).count } == [1, 1, 1, 1, 1, 0, 0, 0])
+  }
+
+  @Test func aSamplesDropoutMaskDoesNotDependOnItsBatchMates() {
+    let x = randn([2, 3, 4], seed: 5)
+    let s0 = RNG(seed: 1, name: "sample/0"), s1 = RNG(seed: 1, name: "sample/1"), s2 = RNG(seed: 1, name: "sample/2")
+    var both = SampleStreams([s0, s1])
+    let together = x.dropout(0.5, rng: &both).data
+    var alone = SampleStreams([s1])
+    let second = x.select(axis: 0, [1]).dropout(0.5, rng: &alone).data
+    #expect(Array(together[12...]) == second)
+    var other = SampleStreams([s2, s1])
+    #expect(Array(x.dropout(0.5, rng: &other).data[12...]) == second, "sample 1 keeps its mask next to another sample")
   }
 }

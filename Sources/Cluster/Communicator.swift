@@ -12,6 +12,9 @@ public protocol Communicator: AnyObject {
   /// world sizes the sum is the balanced pairwise tree over rank order, ((r0+r1)+(r2+r3))…,
   /// which one process reproduces with `PairwiseSum` (how N ranks match one rank exactly).
   func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>)
+  /// The same sum, started and returned in flight (the buffer must stay put until it is
+  /// finished); `tag` (0..<1024) tells concurrent reductions apart.
+  func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, tag: Int) -> PendingReduction
   /// Rank `root`'s bytes on every rank (any length; sent in chunks).
   func broadcast(_ bytes: inout [UInt8], root: Int)
   /// Every rank's bytes (any length each) on `root`, in rank order; nil on the other ranks.
@@ -57,6 +60,19 @@ extension Communicator {
   }
 }
 
+/// A reduction in flight: `test` advances it without blocking, `wait` completes it.
+public protocol PendingReduction: AnyObject {
+  /// Whether it has finished (making what progress it can).
+  func test() -> Bool
+  func wait()
+}
+
+/// Nothing to wait for (a world of one).
+final class FinishedReduction: PendingReduction {
+  func test() -> Bool { true }
+  func wait() {}
+}
+
 /// A world of one process: no MPI runtime needed (laptops, tests, `iumad` without mpirun).
 public final class LocalCommunicator: Communicator {
   public init() {}
@@ -65,6 +81,7 @@ public final class LocalCommunicator: Communicator {
   public var localSize: Int { 1 }
   public func barrier() {}
   public func allReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>) {}
+  public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, tag: Int) -> PendingReduction { FinishedReduction() }
   public func broadcast(_ bytes: inout [UInt8], root: Int) {}
   public func gather(_ bytes: [UInt8], root: Int) -> [[UInt8]]? { [bytes] }
   public func abort(code: Int32) -> Never { exit(code) }

@@ -1,5 +1,6 @@
 import CMPI
 import Foundation
+import Tensor
 
 /// OpenMPI-backed communicator over MPI_COMM_WORLD. Created once per process; MPI is finalised
 /// when it is released (or by `abort`).
@@ -37,46 +38,16 @@ public final class MPICommunicator: Communicator {
     var offset = 0
     while offset < buffer.count {
       let n = min(Self.chunk / 4, buffer.count - offset)
-      let part = UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + n)])
-      if size & (size - 1) == 0 {
-        rankOrderedAllReduce(part)
-      } else {
-        MPI_Allreduce(iumad_mpi_in_place(), part.baseAddress, Int32(n), iumad_mpi_float(), iumad_mpi_sum(), iumad_comm_world())
-      }
+      startAllReduceSum(UnsafeMutableBufferPointer(rebasing: buffer[offset..<(offset + n)]), tag: 0).wait()
       offset += n
     }
   }
 
-  /// Recursive halving (reduce-scatter) then recursive doubling (all-gather), partners at
-  /// distance 1, 2, 4, …: every element ends as the balanced tree over rank order, on every
-  /// rank (a + b = b + a exactly). Bandwidth-optimal like a ring: 2·(P−1)/P of the buffer sent.
-  func rankOrderedAllReduce(_ p: UnsafeMutableBufferPointer<Float>) {
-    var lo = 0, hi = p.count
-    var kept: [(lo: Int, hi: Int, partner: Int, otherLo: Int, otherHi: Int)] = []
-    var incoming = [Float](repeating: 0, count: (p.count + 1) / 2)
-    var distance = 1
-    while distance < size {
-      let partner = rank ^ distance
-      let mid = lo + (hi - lo) / 2
-      let lower = rank & distance == 0
-      let (keepLo, keepHi) = lower ? (lo, mid) : (mid, hi)
-      let (sendLo, sendHi) = lower ? (mid, hi) : (lo, mid)
-      incoming.withUnsafeMutableBufferPointer { r in
-        _ = MPI_Sendrecv(p.baseAddress! + sendLo, Int32(sendHi - sendLo), iumad_mpi_float(), Int32(partner), 7,
-                         r.baseAddress, Int32(keepHi - keepLo), iumad_mpi_float(), Int32(partner), 7,
-                         iumad_comm_world(), iumad_mpi_status_ignore())
-        for i in keepLo..<keepHi { p[i] += r[i - keepLo] }
-      }
-      kept.append((keepLo, keepHi, partner, sendLo, sendHi))
-      (lo, hi) = (keepLo, keepHi)
-      distance <<= 1
-    }
-    // Undo the halving: swap finished halves with the same partners in reverse order.
-    for k in kept.reversed() {
-      _ = MPI_Sendrecv(p.baseAddress! + k.lo, Int32(k.hi - k.lo), iumad_mpi_float(), Int32(k.partner), 8,
-                       p.baseAddress! + k.otherLo, Int32(k.otherHi - k.otherLo), iumad_mpi_float(), Int32(k.partner), 8,
-                       iumad_comm_world(), iumad_mpi_status_ignore())
-    }
+  public func startAllReduceSum(_ buffer: UnsafeMutableBufferPointer<Float>, tag: Int) -> PendingReduction {
+    check(buffer.count <= Self.chunk / 4 && (0..<1024).contains(tag), "allReduceSum: \(buffer.count) floats, tag \(tag) out of range")
+    guard size > 1, !buffer.isEmpty else { return FinishedReduction() }
+    if size & (size - 1) == 0 { return RankOrderedReduction(buffer, rank: rank, size: size, tag: tag) }
+    return MPIRequestReduction(buffer)
   }
 
   public func broadcast(_ bytes: inout [UInt8], root: Int) {

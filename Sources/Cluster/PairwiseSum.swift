@@ -11,6 +11,23 @@ public struct PairwiseSum {
   public init() {}
 
   public mutating func add(_ x: [Float]) {
+    stack = Self.push(x, onto: stack)
+  }
+
+  /// The total (leftover partials folded from the right); nil when nothing was added.
+  public func total() -> [Float]? { Self.fold(stack) }
+
+  /// Elements `range` of the total after adding `last` (that range of one more vector): the same
+  /// arithmetic as `add` then `total`, element by element, so a caller can finish the sum one
+  /// tensor at a time while the last backward is still running. Zeros when nothing was added.
+  public func total(range: Range<Int>, last: [Float]?) -> [Float] {
+    var partial = stack.map { (level: $0.level, sum: Array($0.sum[range])) }
+    if let last { partial = Self.push(last, onto: partial) }
+    return Self.fold(partial) ?? [Float](repeating: 0, count: range.count)
+  }
+
+  static func push(_ x: [Float], onto stack: [(level: Int, sum: [Float])]) -> [(level: Int, sum: [Float])] {
+    var stack = stack
     var item = (level: 0, sum: x)
     while let top = stack.last, top.level == item.level {
       stack.removeLast()
@@ -20,10 +37,10 @@ public struct PairwiseSum {
       item = (level: item.level + 1, sum: s)
     }
     stack.append(item)
+    return stack
   }
 
-  /// The total (leftover partials folded from the right); nil when nothing was added.
-  public func total() -> [Float]? {
+  static func fold(_ stack: [(level: Int, sum: [Float])]) -> [Float]? {
     guard var acc = stack.last?.sum else { return nil }
     for part in stack.dropLast().reversed() {
       var s = part.sum

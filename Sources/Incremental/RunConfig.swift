@@ -56,7 +56,7 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var epochsIncremental = 800
   public var batchSize = 8
   public var microBatch = 0
-  public var bucketMB = 16
+  public var bucketMB: Float = 16
   public var lr: Float = 1e-4
   public var beta1: Float = 0.9
   public var beta2: Float = 0.999
@@ -82,7 +82,7 @@ public struct TrainConfig: ConfigSection, Equatable {
     .int("epochs_incremental", \.epochsIncremental, "epochs of each incremental step (paper: 800)", min: 1),
     .int("batch_size", \.batchSize, "global batch size", min: 1),
     .int("micro_batch", \.microBatch, "samples per forward/backward on a rank (0 = the rank's whole share); fixing it makes 1, 2, 4, … ranks bit-identical", min: 0),
-    .int("bucket_mb", \.bucketMB, "gradient all-reduce bucket size in MiB", min: 1),
+    .float("bucket_mb", \.bucketMB, "gradient all-reduce bucket size in MiB (buckets start while the backward runs)"),
     .float("lr", \.lr, "AdamW learning rate of the base step"),
     .float("beta1", \.beta1, "AdamW β₁"),
     .float("beta2", \.beta2, "AdamW β₂"),

@@ -101,6 +101,8 @@ public final class IncrementalTrainer {
   /// (`EpochSampler.microBatches`). Each micro-batch's gradient (its loss scaled by size/global) is summed in a
   /// pairwise tree, then across ranks in the same tree shape, giving the gradient of the
   /// global-batch mean — bit-identical for 1, 2, 4, … ranks when `train.micro_batch` is fixed.
+  /// The last micro-batch's backward hands each finished gradient to the all-reduce, whose
+  /// buckets go out while the rest of that backward runs.
   func iteration(_ plan: StepPlan, data: PreparedSet, parts: [[Int]], globalBatch: Int,
                  epoch: Int, iteration: Int, learningRate: Float) throws -> [(name: String, value: Float)] {
     let t = config.train
@@ -113,20 +115,37 @@ public final class IncrementalTrainer {
       let out = model.forward(input, &ctx)
       return MicroBatch(indices: part, output: out, terms: model.loss(out, input, weights: t.lossWeights))
     }
+    let params = model.parameters.tensors
+    let reduce = GradientAllReduce(communicator: communicator, counts: params.map(\.count), extra: slots.count,
+                                   bucketElements: max(1, Int(t.bucketMB * 262_144)))
+    let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($1), $0) })
     var sum = PairwiseSum()
-    func backward(_ mb: MicroBatch, rowGradients: [String: [Float]]) {
+    /// Tensor i's local sum, the final micro-batch's gradient `last` included, into the
+    /// all-reduce buffer; its bucket may then start while the backward goes on.
+    func settle(_ i: Int, last: [Float]?) {
+      let r = reduce.offsets[i]..<(reduce.offsets[i] + params[i].count)
+      for (k, x) in sum.total(range: r, last: last).enumerated() { reduce.buffer[r.lowerBound + k] = x }
+      reduce.ready(i)
+    }
+    func backward(_ mb: MicroBatch, rowGradients: [String: [Float]], isLast: Bool) {
       let scale = Float(mb.indices.count) / Float(globalBatch)
       var objective = mb.terms.total * scale
       for (key, rows) in compressionRows(mb.output) {
         if let g = rowGradients[key] { objective = objective + (rows * Tensor(shape: rows.shape, data: g)).sum() }
       }
       model.parameters.zeroGrad()
-      objective.backward()
-      var flat: [Float] = []
-      for p in model.parameters.tensors { flat += p.grad ?? [Float](repeating: 0, count: p.count) }
-      flat.append(mb.terms.total.item * scale)
-      flat += mb.terms.values.map { $0.value * scale }
-      sum.add(flat)
+      let losses = [mb.terms.total.item * scale] + mb.terms.values.map { $0.value * scale }
+      guard isLast else {
+        objective.backward()
+        sum.add(params.flatMap { $0.grad ?? [Float](repeating: 0, count: $0.count) } + losses)
+        return
+      }
+      objective.backward(leafReady: { leaf in
+        if let i = index[ObjectIdentifier(leaf)] { settle(i, last: leaf.grad ?? [Float](repeating: 0, count: leaf.count)) }
+      })
+      for i in params.indices where !reduce.isReady[i] { settle(i, last: params[i].grad ?? [Float](repeating: 0, count: params[i].count)) }
+      let extra = reduce.extraRange
+      for (k, x) in sum.total(range: extra, last: losses).enumerated() { reduce.buffer[extra.lowerBound + k] = x }
     }
     var compressionValue: Float?
     if plan.isBase && t.compressionLoss {
@@ -135,19 +154,14 @@ public final class IncrementalTrainer {
       let forwards = parts.map(forward)
       let (value, gradients) = try compressionGradients(forwards)
       compressionValue = value
-      for (mb, g) in zip(forwards, gradients) { backward(mb, rowGradients: g) }
+      for (j, (mb, g)) in zip(forwards, gradients).enumerated() { backward(mb, rowGradients: g, isLast: j == forwards.count - 1) }
     } else {
-      for part in parts { backward(forward(part), rowGradients: [:]) }
+      for (j, part) in parts.enumerated() { backward(forward(part), rowGradients: [:], isLast: j == parts.count - 1) }
     }
-    let parameterCount = model.parameters.tensors.reduce(0) { $0 + $1.count }
-    var flat = sum.total() ?? [Float](repeating: 0, count: parameterCount + slots.count)
-    GradientAllReduce(communicator: communicator, bucketElements: t.bucketMB << 18)(&flat)
-    var offset = 0
-    for p in model.parameters.tensors {
-      p.grad = Array(flat[offset..<(offset + p.count)])
-      offset += p.count
-    }
-    var values = zip(slots, flat[offset...]).map { (name: $0, value: $1) }
+    // A rank without samples in this batch still joins every bucket (with zeros).
+    reduce.finish()
+    for (i, p) in params.enumerated() { p.grad = Array(reduce.buffer[reduce.offsets[i]..<(reduce.offsets[i] + p.count)]) }
+    var values = zip(slots, reduce.buffer[reduce.extraRange]).map { (name: $0, value: $1) }
     if let c = compressionValue {
       values[0].value += c * t.compressionWeight
       values.append(("compression", c))

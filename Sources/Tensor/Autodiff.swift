@@ -39,7 +39,10 @@ extension Tensor {
 
   /// Reverse-mode pass from this tensor. A scalar seeds with 1; otherwise pass `seed` (same size).
   /// Afterwards the graph is released and only leaf tensors keep their `grad`.
-  public func backward(seed: [Float]? = nil) {
+  /// `leafReady` is called for each leaf that requires grad as soon as every op reading it has
+  /// pushed its gradient (its `grad` is final): lets a caller start sending gradients while
+  /// the rest of the backward runs.
+  public func backward(seed: [Float]? = nil, leafReady: ((Tensor) -> Void)? = nil) {
     if let seed {
       check(seed.count == count, "backward: seed has \(seed.count) values for tensor of shape \(shape)")
       accumulateGrad { g in for i in 0..<g.count { g[i] += seed[i] } }
@@ -48,9 +51,25 @@ extension Tensor {
       accumulateGrad { g in g[0] += 1 }
     }
     let order = topologicalOrder()
+    // Per leaf, how many recorded ops still have to push into it.
+    var pending: [ObjectIdentifier: Int] = [:]
+    func leaves(_ node: Node) -> [Tensor] {
+      var seen = Set<ObjectIdentifier>()
+      return node.parents.filter { $0.node == nil && $0.requiresGrad && seen.insert(ObjectIdentifier($0)).inserted }
+    }
+    if leafReady != nil {
+      for t in order { if let node = t.node { for l in leaves(node) { pending[ObjectIdentifier(l), default: 0] += 1 } } }
+    }
     for t in order.reversed() {
       guard let node = t.node else { continue }
       if let g = t.grad { node.backward(g) }
+      if let leafReady {
+        for l in leaves(node) {
+          let id = ObjectIdentifier(l)
+          pending[id]! -= 1
+          if pending[id] == 0 { leafReady(l) }
+        }
+      }
       // Free the graph as we go: activations held by closures are released right away.
       t.node = nil
       t.grad = nil

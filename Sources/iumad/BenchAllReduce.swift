@@ -83,10 +83,10 @@ struct BenchAllReduce: ParsableCommand {
       let probe = StepProbe(preset: name, batch: local)
       probe.step()
       let step = slowest { for _ in 0..<steps { probe.step() } } / Double(steps)
-      var flat = [Float](repeating: 1, count: probe.parameterCount)
-      let reduce = GradientAllReduce(communicator: comm, bucketElements: bucketMb << 18)
-      reduce(&flat)
-      let t = slowest { for _ in 0..<repeats { reduce(&flat) } } / Double(repeats)
+      let counts = probe.model.parameters.tensors.map(\.count)
+      func reduce() { GradientAllReduce(communicator: comm, counts: counts, extra: 0, bucketElements: bucketMb << 18).finish() }
+      reduce()
+      let t = slowest { for _ in 0..<repeats { reduce() } } / Double(repeats)
       let overhead = t / (step + t)
       say(String(format: "%8@ %10d %12d %12.3f %14.4f %9.2f%%", name, probe.parameterCount, local, step, t, overhead * 100))
       presetRows.append(["preset": name, "parameters": probe.parameterCount, "local_batch": local, "seconds_per_step": step,

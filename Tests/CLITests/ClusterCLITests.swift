@@ -22,6 +22,7 @@ struct ClusterCLITests {
      "--data", Self.data, "--out", out, "--resume", "never", "--threads", "1", "--log-iterations",
      "--set", "backbone.cache=\(cache)", "--set", "train.schedule=2-0", "--set", "train.epochs_base=2",
      "--set", "train.batch_size=8", "--set", "train.micro_batch=2", "--set", "train.keep_checkpoints=10",
+     "--set", "train.bucket_mb=0.1",  // ~7 buckets, reduced while the backward runs
      "--set", "eval.write_maps=off", "--set", "eval.heatmaps_per_class=0"]
   }
 

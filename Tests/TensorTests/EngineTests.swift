@@ -6,6 +6,29 @@ import TestSupport
 
 @Suite("Engine: parameters, schedules, threading, determinism, linear algebra")
 struct EngineTests {
+  /// What the gradient all-reduce overlap relies on: a leaf is announced once, as soon as the
+  /// last op reading it has pushed its gradient (its value then is the final one), and the
+  /// leaves near the loss come before those near the input.
+  @Test func leafReadyAnnouncesEachFinalGradientOnceAndEarly() {
+    let x = randn([3, 4], seed: 1)
+    let w1 = randn([4, 5], seed: 2), w2 = randn([5, 2], seed: 3), b = randn([2], seed: 4)
+    for t in [w1, w2, b] { t.requiresGrad = true }
+    func loss() -> Tensor {
+      (Tensor.matmul(Tensor.matmul(x, w1).relu(), w2) + b).sum() + Tensor.matmul(x, w1).square().sum()
+    }
+    loss().backward()
+    let final = [w1, w2, b].map { $0.grad! }
+    for t in [w1, w2, b] { t.grad = nil }
+    var announced: [(Tensor, [Float])] = []
+    loss().backward(leafReady: { announced.append(($0, $0.grad!)) })
+    #expect(announced.count == 3)
+    #expect(announced.map { ObjectIdentifier($0.0) }.last == ObjectIdentifier(w1), "w1 (used twice, nearest the input) comes last")
+    for (t, g) in announced {
+      let i = [w1, w2, b].firstIndex { $0 === t }!
+      #expect(g == final[i], "announced gradient is the final one")
+    }
+  }
+
   @Test func parameterStoreKeepsNamesAndOrder() {
     var rng = RNG(seed: 1)
     let store = ParameterStore()

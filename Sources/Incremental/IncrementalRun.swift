@@ -125,7 +125,10 @@ public final class IncrementalRun {
     if !failure.isEmpty { throw CheckpointError.io(failure) }
     communicator.broadcast(&bytes, root: 0)
     chosenPath = communicator.broadcastString(chosenPath)
-    guard !bytes.isEmpty else { return fresh }
+    guard !bytes.isEmpty else {
+      trainer.broadcastParameters(communicator)
+      return fresh
+    }
     let path = chosenPath
     let chosen: Checkpoint
     do { chosen = try Checkpoint.decode(bytes) } catch { throw CheckpointError.corrupt("\(path): \(error)") }

@@ -238,6 +238,23 @@ public final class IncrementalTrainer {
     }
   }
 
+  /// Rank 0's initial parameters on every rank: seeded initialisation already agrees on
+  /// identical machines, but libm's log/cos (Box–Muller) may differ across hosts.
+  public func broadcastParameters(_ communicator: Communicator) {
+    guard communicator.size > 1 else { return }
+    let params = model.parameters.tensors
+    var bytes = params.flatMap { $0.data }.withUnsafeBytes { [UInt8]($0) }
+    communicator.broadcast(&bytes, root: 0)
+    bytes.withUnsafeBytes { raw in
+      let floats = raw.bindMemory(to: Float.self)
+      var offset = 0
+      for p in params {
+        p.data = Array(floats[offset..<(offset + p.count)])
+        offset += p.count
+      }
+    }
+  }
+
   // MARK: checkpoint state
 
   /// Identifies the parameter layout: a checkpoint of another model shape is refused.

@@ -28,9 +28,11 @@ extension Tensor {
         vv.withUnsafeBufferPointer { pv in
           probs.withUnsafeMutableBufferPointer { pp in
             out.withUnsafeMutableBufferPointer { po in
+              // (batch, head) pairs are independent: in parallel, each with its own scratch.
+              Threading.parallelForBLAS(pairs) { range in
               var dropped = [Float](repeating: 0, count: p > 0 ? tt : 0)
               dropped.withUnsafeMutableBufferPointer { pdrop in
-              for pair in 0..<pairs {
+              for pair in range {
                 let bi = pair / heads, h = pair % heads
                 let s = pp.baseAddress! + pair * tt
                 sgemm(transB: true, m: tq, n: tk, k: d, alpha: scale,
@@ -47,14 +49,13 @@ extension Tensor {
                       c: po.baseAddress! + bi * tq * hdv + h * dv, ldc: hdv)
               }
               }
+              }
             }
           }
         }
       }
     }
     return record(Tensor(shape: [b, tq, hdv], data: out), op: "attention", [q, k, v]) { g in
-      var dP = [Float](repeating: 0, count: tt)
-      var pd = [Float](repeating: 0, count: p > 0 ? tt : 0)
       // Separate buffers: q, k and v may be one tensor (self-attention on x), and each gets its share.
       var dq: [Float]? = q.requiresGrad ? [Float](repeating: 0, count: qv.count) : nil
       var dk: [Float]? = k.requiresGrad ? [Float](repeating: 0, count: kv.count) : nil
@@ -71,10 +72,14 @@ extension Tensor {
               dq.withUnsafeMutableBufferPointerIfPresent { gq in
                 dk.withUnsafeMutableBufferPointerIfPresent { gk in
                   dvv.withUnsafeMutableBufferPointerIfPresent { gv in
-                    dP.withUnsafeMutableBufferPointer { pdp in
                     probs.withUnsafeBufferPointer { pprobs in
+                    // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
+                    Threading.parallelForBLAS(pairs) { range in
+                    var dP = [Float](repeating: 0, count: tt)
+                    var pd = [Float](repeating: 0, count: p > 0 ? tt : 0)
+                    dP.withUnsafeMutableBufferPointer { pdp in
                     pd.withUnsafeMutableBufferPointer { ppd in
-                      for pair in 0..<pairs {
+                      for pair in range {
                         let bi = pair / heads, h = pair % heads
                         let go = pg.baseAddress! + bi * tq * hdv + h * dv
                         let vh = pv.baseAddress! + bi * tk * hdv + h * dv
@@ -91,13 +96,12 @@ extension Tensor {
                         guard gq != nil || gk != nil else { continue }
                         // dP = dO·Vᵀ (through the dropout mask), then the softmax backward row by row.
                         sgemm(transB: true, m: tq, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: pdp.baseAddress!, ldc: tk)
+                        if p > 0 { for i in 0..<tt { pdp[i] *= mask[pair * tt + i] } }
                         for i in 0..<tq {
+                          let row = pdp.baseAddress! + i * tk, prob = P + i * tk
                           var dot: Float = 0
-                          for j in 0..<tk {
-                            if p > 0 { pdp[i * tk + j] *= mask[pair * tt + i * tk + j] }
-                            dot += pdp[i * tk + j] * P[i * tk + j]
-                          }
-                          for j in 0..<tk { pdp[i * tk + j] = P[i * tk + j] * (pdp[i * tk + j] - dot) }
+                          for j in 0..<tk { dot += row[j] * prob[j] }
+                          for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
                         }
                         if let gq {
                           sgemm(m: tq, n: d, k: tk, alpha: scale, a: pdp.baseAddress!, lda: tk,
@@ -110,6 +114,7 @@ extension Tensor {
                                 c: gk.baseAddress! + bi * tk * hd + h * d, ldc: hd)
                         }
                       }
+                    }
                     }
                     }
                     }

@@ -31,6 +31,7 @@ extension Tensor {
   public static func record(
     _ out: Tensor, op: String, _ parents: [Tensor], _ backward: @escaping ([Float]) -> Void
   ) -> Tensor {
+    if OpProfiler.isOn { OpProfiler.forwardDone(op) }
     guard GradMode.isEnabled, parents.contains(where: { $0.requiresGrad }) else { return out }
     out.requiresGrad = true
     out.node = Node(op: op, parents: parents, backward: backward)
@@ -62,7 +63,9 @@ extension Tensor {
     }
     for t in order.reversed() {
       guard let node = t.node else { continue }
-      if let g = t.grad { node.backward(g) }
+      if let g = t.grad {
+        if OpProfiler.isOn { OpProfiler.timeBackward(node.op) { node.backward(g) } } else { node.backward(g) }
+      }
       if let leafReady {
         for l in leaves(node) {
           let id = ObjectIdentifier(l)

@@ -21,7 +21,15 @@ extension Tensor {
     return Tensor.record(out, op: op, [self]) { [unowned out] g in
       let y = out.data
       self.accumulateGrad { gx in
-        for i in 0..<gx.count { gx[i] += g[i] * df(x[i], y[i]) }
+        x.withUnsafeBufferPointer { px in
+          y.withUnsafeBufferPointer { py in
+            g.withUnsafeBufferPointer { pg in
+              Threading.parallelFor(gx.count, grain: 16384) { r in
+                for i in r { gx[i] += pg[i] * df(px[i], py[i]) }
+              }
+            }
+          }
+        }
       }
     }
   }
@@ -49,9 +57,9 @@ extension Tensor {
   /// x·sigmoid(x), also called swish.
   public func silu() -> Tensor {
     map(
-      op: "silu", { x in x / (1 + Foundation.exp(-x)) },
+      op: "silu", { x in x * fastSigmoid(x) },
       derivative: { x, _ in
-        let s = 1 / (1 + Foundation.exp(-x))
+        let s = fastSigmoid(x)
         return s * (1 + x * (1 - s))
       })
   }
@@ -59,12 +67,12 @@ extension Tensor {
   /// log(1 + eˣ), linear above 20 as in PyTorch.
   public func softplus() -> Tensor {
     map(
-      op: "softplus", { x in x > 20 ? x : log1p(Foundation.exp(x)) },
-      derivative: { x, _ in x > 20 ? 1 : 1 / (1 + Foundation.exp(-x)) })
+      op: "softplus", { x in x > 20 ? x : log1p(fastExp(x)) },
+      derivative: { x, _ in x > 20 ? 1 : fastSigmoid(x) })
   }
 
   public func sigmoid() -> Tensor {
-    map(op: "sigmoid", { x in 1 / (1 + Foundation.exp(-x)) }, derivative: { _, y in y * (1 - y) })
+    map(op: "sigmoid", { x in fastSigmoid(x) }, derivative: { _, y in y * (1 - y) })
   }
 
   public func tanh() -> Tensor {
@@ -72,7 +80,7 @@ extension Tensor {
   }
 
   public func exp() -> Tensor {
-    map(op: "exp", { Foundation.exp($0) }, derivative: { _, y in y })
+    map(op: "exp", { fastExp($0) }, derivative: { _, y in y })
   }
 
   public func log() -> Tensor {

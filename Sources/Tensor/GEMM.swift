@@ -1,4 +1,5 @@
 import COpenBLAS
+import Foundation
 
 /// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C, op = optional transpose.
 /// A is M×K (or K×M when `transA`), B is K×N (or N×K when `transB`), C is M×N.
@@ -34,7 +35,13 @@ public enum FLOPCounter {
   nonisolated(unsafe) public private(set) static var total: Int = 0
 
   @inlinable public static func add(_ n: Int) { if isCounting { addSlow(n) } }
-  @usableFromInline static func addSlow(_ n: Int) { total += n }
+  /// Kernels may count from several threads at once (e.g. attention's per-head GEMMs).
+  static let lock = NSLock()
+  @usableFromInline static func addSlow(_ n: Int) {
+    lock.lock()
+    total += n
+    lock.unlock()
+  }
 
   /// FLOPs issued while `body` runs (single-threaded callers only: the count is not synchronised).
   public static func measure(_ body: () throws -> Void) rethrows -> Int {

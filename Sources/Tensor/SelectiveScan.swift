@@ -30,27 +30,34 @@ extension Tensor {
         let blocks = max(1, min(e, 8))
         Threading.parallelFor(bs * blocks, grain: 1) { range in
           var h = [Float](repeating: 0, count: n)
-          for job in range {
-            let bi = job / blocks, blk = job % blocks
-            for ch in (e * blk / blocks)..<(e * (blk + 1) / blocks) {
-              for k in 0..<n { h[k] = 0 }
-              let ak = ch * n
-              for t in 0..<len {
-                let row = (bi * len + t)
-                let dt = dv[row * e + ch], ut = uv[row * e + ch]
-                let du = dt * ut
-                var acc: Float = 0
-                let hbase = (row * e + ch) * n
-                for k in 0..<n {
-                  let hk = Foundation.exp(dt * av[ak + k]) * h[k] + du * bv[row * n + k]
-                  h[k] = hk
-                  ph[hbase + k] = hk
-                  acc += hk * cv[row * n + k]
+          uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in av.withUnsafeBufferPointer { pa in
+          bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in h.withUnsafeMutableBufferPointer { ph0 in
+            let hp = ph0.baseAddress!
+            for job in range {
+              let bi = job / blocks, blk = job % blocks
+              for ch in (e * blk / blocks)..<(e * (blk + 1) / blocks) {
+                for k in 0..<n { hp[k] = 0 }
+                let A = pa.baseAddress! + ch * n
+                for t in 0..<len {
+                  let row = bi * len + t
+                  let dt = pd[row * e + ch], ut = pu[row * e + ch]
+                  let du = dt * ut
+                  let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
+                  let saved = ph.baseAddress! + (row * e + ch) * n
+                  // Over the state (vectorised), then the output's dot product in index order.
+                  for k in 0..<n {
+                    let hk = fastExp(dt * A[k]) * hp[k] + du * B[k]
+                    hp[k] = hk
+                    saved[k] = hk
+                  }
+                  var acc: Float = 0
+                  for k in 0..<n { acc += saved[k] * C[k] }
+                  py[row * e + ch] = acc + Dv[ch] * ut
                 }
-                py[row * e + ch] = acc + Dv[ch] * ut
               }
             }
-          }
+          } } }
+          } } }
         }
       }
     }
@@ -69,35 +76,50 @@ extension Tensor {
                   hs.withUnsafeBufferPointer { ph in
                     Threading.parallelFor(bs, grain: 1) { range in
                       var gh = [Float](repeating: 0, count: e * n)
+                      var tDelta = [Float](repeating: 0, count: n), tU = tDelta, zero = tDelta
+                      uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in av.withUnsafeBufferPointer { pa in
+                      bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in gy.withUnsafeBufferPointer { pgy in
+                      gh.withUnsafeMutableBufferPointer { pgh in tDelta.withUnsafeMutableBufferPointer { ptd in tU.withUnsafeMutableBufferPointer { ptu in
+                      zero.withUnsafeMutableBufferPointer { pz in
                       for bi in range {
-                        for i in 0..<(e * n) { gh[i] = 0 }
+                        for i in 0..<(e * n) { pgh[i] = 0 }
                         for t in stride(from: len - 1, through: 0, by: -1) {
                           let row = bi * len + t
+                          let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
+                          let GB = pgb.baseAddress! + row * n, GC = pgc.baseAddress! + row * n
                           for ch in 0..<e {
-                            let dt = dv[row * e + ch], ut = uv[row * e + ch], g = gy[row * e + ch]
+                            let dt = pd[row * e + ch], ut = pu[row * e + ch], g = pgy[row * e + ch]
                             pgD[bi * e + ch] += g * ut
-                            var gDelta: Float = 0, gU = g * Dv[ch]
-                            let hbase = (row * e + ch) * n, pbase = hbase - e * n
+                            let H = ph.baseAddress! + (row * e + ch) * n
+                            let A = pa.baseAddress! + ch * n
+                            let GH = pgh.baseAddress! + ch * n, GA = pga.baseAddress! + (bi * e + ch) * n
+                            let TD = ptd.baseAddress!, TU = ptu.baseAddress!
+                            // h_{t−1}: the saved state one step back, or 0 at t = 0.
+                            let P = t > 0 ? UnsafePointer(H - e * n) : UnsafePointer(pz.baseAddress!)
+                            // Over the state (vectorised); the sums over k follow in index order.
                             for k in 0..<n {
-                              let ht = ph[hbase + k]
-                              pgc[row * n + k] += g * ht
-                              let gt = gh[ch * n + k] + g * cv[row * n + k]  // total ∂/∂h_t
-                              let ak = av[ch * n + k]
-                              let dA = Foundation.exp(dt * ak)
-                              let hprev = t > 0 ? ph[pbase + k] : 0
-                              let gdA = gt * hprev * dA
-                              let bk = bv[row * n + k]
-                              gDelta += gdA * ak + gt * ut * bk
-                              pga[(bi * e + ch) * n + k] += gdA * dt
-                              gU += gt * dt * bk
-                              pgb[row * n + k] += gt * dt * ut
-                              gh[ch * n + k] = gt * dA
+                              let gt = GH[k] + g * C[k]  // total ∂/∂h_t
+                              let ak = A[k]
+                              let dA = fastExp(dt * ak)
+                              let gdA = gt * P[k] * dA
+                              let bk = B[k]
+                              TD[k] = gdA * ak + gt * ut * bk
+                              TU[k] = gt * dt * bk
+                              GA[k] += gdA * dt
+                              GC[k] += g * H[k]
+                              GB[k] += gt * dt * ut
+                              GH[k] = gt * dA
                             }
+                            var gDelta: Float = 0, gU = g * Dv[ch]
+                            for k in 0..<n { gDelta += TD[k]; gU += TU[k] }
                             pgd[row * e + ch] += gDelta
                             pgu[row * e + ch] += gU
                           }
                         }
                       }
+                      } } }
+                      } } }
+                      } } } }
                     }
                   }
                 }

@@ -7,12 +7,10 @@ import Foundation
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
   var m = -Float.infinity
   for j in 0..<n { m = max(m, x[j]) }
+  // Exponentials first (a loop that vectorises), then the sum in index order.
+  for j in 0..<n { y[j] = fastExp(x[j] - m) }
   var s: Float = 0
-  for j in 0..<n {
-    let e = Foundation.exp(x[j] - m)
-    y[j] = e
-    s += e
-  }
+  for j in 0..<n { s += y[j] }
   let inv = 1 / s
   for j in 0..<n { y[j] *= inv }
 }
@@ -23,7 +21,7 @@ func logSumExpRow(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   var m = -Float.infinity
   for j in 0..<n { m = max(m, x[j]) }
   var s: Float = 0
-  for j in 0..<n { s += Foundation.exp(x[j] - m) }
+  for j in 0..<n { s += fastExp(x[j] - m) }
   return m + Foundation.log(s)
 }
 
@@ -71,7 +69,7 @@ extension Tensor {
         for i in 0..<rows {
           var s: Float = 0
           for j in 0..<n { s += g[i * n + j] }
-          for j in 0..<n { gx[i * n + j] += g[i * n + j] - Foundation.exp(y[i * n + j]) * s }
+          for j in 0..<n { gx[i * n + j] += g[i * n + j] - fastExp(y[i * n + j]) * s }
         }
       }
     }

@@ -54,6 +54,15 @@ public enum Threading {
 }
 
 extension Threading {
+  /// `parallelFor` for loops whose bodies call BLAS on small matrices: OpenBLAS runs
+  /// single-threaded inside, so the calls run side by side instead of queueing for its pool.
+  public static func parallelForBLAS(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
+    guard min(threads, max(1, count / max(1, grain))) > 1 else { body(0..<max(count, 0)); return }
+    openblas_set_num_threads(1)
+    defer { openblas_set_num_threads(Int32(_threads)) }
+    parallelFor(count, grain: grain, body)
+  }
+
   /// `transform(i)` for every i in 0..<count, in parallel, results in index order. If any call
   /// throws, the error of the lowest index is rethrown (the same one whatever the thread count).
   public static func parallelMap<T>(_ count: Int, grain: Int = 1, _ transform: (Int) throws -> T) throws -> [T] {

@@ -30,6 +30,9 @@ struct BenchStep: ParsableCommand {
   @Option(help: "Also write the results as JSON to this file.")
   var json: String?
 
+  @Flag(help: "Print where one step's time goes, per op (forward and backward), after the table.")
+  var profile = false
+
   func run() throws {
     let names = presets.split(separator: ",").map(String.init)
     for n in names where ModelConfig.preset(n) == nil { throw ValidationError("--presets: unknown preset '\(n)' (tiny, demo, paper)") }
@@ -48,6 +51,7 @@ struct BenchStep: ParsableCommand {
         let gflops = Double(flops) / perStep / 1e9
         let rss = peakRSSMiB()
         print(String(format: "%8@ %6d %10.3f %10.1f %10.1f %8.2f %10.0f", name, b, perStep, Double(b) / perStep, gflops, gflops / ceiling, rss))
+        if profile { printProfile(probe) }
         rows.append(["preset": name, "batch": b, "seconds_per_step": perStep, "samples_per_second": Double(b) / perStep,
                      "gflops": gflops, "ratio_to_sgemm": gflops / ceiling, "flops_per_step": flops, "peak_rss_mib": rss])
       }
@@ -55,6 +59,23 @@ struct BenchStep: ParsableCommand {
     if let json {
       try writeJSON(["bench": "step", "threads": Threading.threads, "sgemm_gflops": ceiling, "results": rows], to: json)
     }
+  }
+
+  /// One profiled step: the ops taking the most time, with their share of the step.
+  func printProfile(_ probe: StepProbe) {
+    var optimizer = 0.0
+    let entries = OpProfiler.measure {
+      let start = DispatchTime.now().uptimeNanoseconds
+      probe.step()
+      optimizer = Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9
+    }
+    let total = optimizer
+    optimizer -= entries.reduce(0) { $0 + $1.entry.total }
+    print("  profile of one step (\(String(format: "%.3f", total)) s): op, forward s, backward s, share")
+    for (op, e) in entries.prefix(18) {
+      print(String(format: "  %-22@ %9.3f %9.3f %6.1f%%  (%d calls)", op as NSString, e.forward, e.backward, 100 * e.total / total, e.calls))
+    }
+    print(String(format: "  %-22@ %9.3f %9@ %6.1f%%", "other (optimiser, loss)" as NSString, optimizer, "", 100 * optimizer / total))
   }
 
   /// VmHWM of /proc/self/status (peak resident set), in MiB.

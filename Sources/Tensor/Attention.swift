@@ -18,6 +18,8 @@ extension Tensor {
     check(p >= 0 && p < 1, "attention: dropout must be in [0, 1), got \(p)")
     let d = hd / heads, dv = hdv / heads, scale = 1 / Float(d).squareRoot()
     let pairs = b * heads, tt = tq * tk
+    // Query rows per block: about 64 K scores (256 KB), whatever the key length.
+    let block = max(1, min(tq, 65_536 / max(tk, 1)))
     var probs = [Float](repeating: 0, count: pairs * tt)
     // Dropout keeps the mask (0 or 1/(1−p)); without dropout nothing is stored.
     let mask: [Float] = p > 0 ? rng.uniforms(pairs * tt).map { $0 >= p ? 1 / (1 - p) : 0 } : []
@@ -29,24 +31,30 @@ extension Tensor {
           probs.withUnsafeMutableBufferPointer { pp in
             out.withUnsafeMutableBufferPointer { po in
               // (batch, head) pairs are independent: in parallel, each with its own scratch.
+              // Query rows go in blocks whose scores stay in cache from the GEMM through the
+              // softmax to the product with V.
               Threading.parallelForBLAS(pairs) { range in
-              var dropped = [Float](repeating: 0, count: p > 0 ? tt : 0)
+              var dropped = [Float](repeating: 0, count: p > 0 ? block * tk : 0)
               dropped.withUnsafeMutableBufferPointer { pdrop in
               for pair in range {
                 let bi = pair / heads, h = pair % heads
-                let s = pp.baseAddress! + pair * tt
-                sgemm(transB: true, m: tq, n: tk, k: d, alpha: scale,
-                      a: pq.baseAddress! + bi * tq * hd + h * d, lda: hd,
-                      b: pk.baseAddress! + bi * tk * hd + h * d, ldb: hd, c: s, ldc: tk)
-                for i in 0..<tq { softmaxRow(s + i * tk, s + i * tk, tk) }
-                var a = UnsafePointer(s)
-                if p > 0 {
-                  for i in 0..<tt { pdrop[i] = s[i] * mask[pair * tt + i] }
-                  a = UnsafePointer(pdrop.baseAddress!)
+                for r0 in stride(from: 0, to: tq, by: block) {
+                  let rows = min(block, tq - r0)
+                  let s = pp.baseAddress! + pair * tt + r0 * tk
+                  sgemm(transB: true, m: rows, n: tk, k: d, alpha: scale,
+                        a: pq.baseAddress! + (bi * tq + r0) * hd + h * d, lda: hd,
+                        b: pk.baseAddress! + bi * tk * hd + h * d, ldb: hd, c: s, ldc: tk)
+                  for i in 0..<rows { softmaxRow(s + i * tk, s + i * tk, tk) }
+                  var a = UnsafePointer(s)
+                  if p > 0 {
+                    let m = pair * tt + r0 * tk
+                    for i in 0..<(rows * tk) { pdrop[i] = s[i] * mask[m + i] }
+                    a = UnsafePointer(pdrop.baseAddress!)
+                  }
+                  sgemm(m: rows, n: dv, k: tk, a: a, lda: tk,
+                        b: pv.baseAddress! + bi * tk * hdv + h * dv, ldb: hdv,
+                        c: po.baseAddress! + (bi * tq + r0) * hdv + h * dv, ldc: hdv)
                 }
-                sgemm(m: tq, n: dv, k: tk, a: a, lda: tk,
-                      b: pv.baseAddress! + bi * tk * hdv + h * dv, ldb: hdv,
-                      c: po.baseAddress! + bi * tq * hdv + h * dv, ldc: hdv)
               }
               }
               }
@@ -75,43 +83,47 @@ extension Tensor {
                     probs.withUnsafeBufferPointer { pprobs in
                     // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
                     Threading.parallelForBLAS(pairs) { range in
-                    var dP = [Float](repeating: 0, count: tt)
-                    var pd = [Float](repeating: 0, count: p > 0 ? tt : 0)
+                    var dP = [Float](repeating: 0, count: block * tk)
+                    var pd = [Float](repeating: 0, count: p > 0 ? block * tk : 0)
                     dP.withUnsafeMutableBufferPointer { pdp in
                     pd.withUnsafeMutableBufferPointer { ppd in
                       for pair in range {
                         let bi = pair / heads, h = pair % heads
-                        let go = pg.baseAddress! + bi * tq * hdv + h * dv
                         let vh = pv.baseAddress! + bi * tk * hdv + h * dv
-                        let P = pprobs.baseAddress! + pair * tt
-                        var used = P
-                        if p > 0 {
-                          for i in 0..<tt { ppd[i] = P[i] * mask[pair * tt + i] }
-                          used = UnsafePointer(ppd.baseAddress!)
-                        }
-                        if let gv {
-                          sgemm(transA: true, m: tk, n: dv, k: tq, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
-                                c: gv.baseAddress! + bi * tk * hdv + h * dv, ldc: hdv)
-                        }
-                        guard gq != nil || gk != nil else { continue }
-                        // dP = dO·Vᵀ (through the dropout mask), then the softmax backward row by row.
-                        sgemm(transB: true, m: tq, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: pdp.baseAddress!, ldc: tk)
-                        if p > 0 { for i in 0..<tt { pdp[i] *= mask[pair * tt + i] } }
-                        for i in 0..<tq {
-                          let row = pdp.baseAddress! + i * tk, prob = P + i * tk
-                          var dot: Float = 0
-                          for j in 0..<tk { dot += row[j] * prob[j] }
-                          for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
-                        }
-                        if let gq {
-                          sgemm(m: tq, n: d, k: tk, alpha: scale, a: pdp.baseAddress!, lda: tk,
-                                b: pk.baseAddress! + bi * tk * hd + h * d, ldb: hd, beta: 1,
-                                c: gq.baseAddress! + bi * tq * hd + h * d, ldc: hd)
-                        }
-                        if let gk {
-                          sgemm(transA: true, m: tk, n: d, k: tq, alpha: scale, a: pdp.baseAddress!, lda: tk,
-                                b: pq.baseAddress! + bi * tq * hd + h * d, ldb: hd, beta: 1,
-                                c: gk.baseAddress! + bi * tk * hd + h * d, ldc: hd)
+                        for r0 in stride(from: 0, to: tq, by: block) {
+                          let rows = min(block, tq - r0)
+                          let go = pg.baseAddress! + (bi * tq + r0) * hdv + h * dv
+                          let P = pprobs.baseAddress! + pair * tt + r0 * tk
+                          let m = pair * tt + r0 * tk
+                          var used = P
+                          if p > 0 {
+                            for i in 0..<(rows * tk) { ppd[i] = P[i] * mask[m + i] }
+                            used = UnsafePointer(ppd.baseAddress!)
+                          }
+                          if let gv {
+                            sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
+                                  c: gv.baseAddress! + bi * tk * hdv + h * dv, ldc: hdv)
+                          }
+                          guard gq != nil || gk != nil else { continue }
+                          // dP = dO·Vᵀ (through the dropout mask), then the softmax backward row by row.
+                          sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: pdp.baseAddress!, ldc: tk)
+                          if p > 0 { for i in 0..<(rows * tk) { pdp[i] *= mask[m + i] } }
+                          for i in 0..<rows {
+                            let row = pdp.baseAddress! + i * tk, prob = P + i * tk
+                            var dot: Float = 0
+                            for j in 0..<tk { dot += row[j] * prob[j] }
+                            for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
+                          }
+                          if let gq {
+                            sgemm(m: rows, n: d, k: tk, alpha: scale, a: pdp.baseAddress!, lda: tk,
+                                  b: pk.baseAddress! + bi * tk * hd + h * d, ldb: hd, beta: 1,
+                                  c: gq.baseAddress! + (bi * tq + r0) * hd + h * d, ldc: hd)
+                          }
+                          if let gk {
+                            sgemm(transA: true, m: tk, n: d, k: rows, alpha: scale, a: pdp.baseAddress!, lda: tk,
+                                  b: pq.baseAddress! + (bi * tq + r0) * hd + h * d, ldb: hd, beta: 1,
+                                  c: gk.baseAddress! + bi * tk * hd + h * d, ldc: hd)
+                          }
                         }
                       }
                     }

@@ -4,8 +4,8 @@ import Tensor
 
 struct Bench: ParsableCommand {
   static let configuration = CommandConfiguration(
-    abstract: "Measure speed: GEMM ceiling, backbone images/s, training step, all-reduce.",
-    subcommands: [BenchGEMM.self, BenchBackbone.self, BenchStep.self, BenchAllReduce.self]
+    abstract: "Measure speed: GEMM ceiling, backbone, training step, S6 scan, attention, inference, all-reduce.",
+    subcommands: [BenchGEMM.self, BenchBackbone.self, BenchStep.self, BenchScan.self, BenchAttention.self, BenchInfer.self, BenchAllReduce.self]
   )
 }
 
@@ -33,12 +33,12 @@ struct BenchGEMM: ParsableCommand {
     let threadList = try threads.map { try parseIntList($0, option: "--threads") }
       ?? Array(Set([1, cores])).sorted()
     var rows: [[String: Any]] = []
-    print(String(format: "%8@ %8@ %12@ %10@", "size", "threads", "GFLOP/s", "ms/call"))
+    print(tableRow([("size", 8), ("threads", 8), ("GFLOP/s", 12), ("ms/call", 10)]))
     for t in threadList {
       Threading.setThreads(t)
       for n in sizeList {
         let r = GEMMBenchmark.run(size: n, minSeconds: seconds)
-        print(String(format: "%8d %8d %12.1f %10.3f", n, t, r.gflops, r.secondsPerCall * 1e3))
+        print(tableRow([("\(n)", 8), ("\(t)", 8), (String(format: "%.1f", r.gflops), 12), (String(format: "%.3f", r.secondsPerCall * 1e3), 10)]))
         rows.append(["size": n, "threads": t, "gflops": r.gflops, "seconds_per_call": r.secondsPerCall])
       }
     }
@@ -65,4 +65,13 @@ func writeJSON(_ obj: Any, to path: String) throws {
   do { try data.write(to: URL(fileURLWithPath: path)) } catch {
     throw ValidationError("cannot write JSON to '\(path)': \(error.localizedDescription)")
   }
+}
+
+/// One table line: each cell padded to its width, the first left-aligned, the rest right-aligned
+/// (String(format:) does not pad %@ in swift-corelibs-foundation).
+func tableRow(_ cells: [(String, Int)]) -> String {
+  cells.enumerated().map { i, c in
+    let pad = String(repeating: " ", count: max(0, c.1 - c.0.count))
+    return i == 0 ? c.0 + pad : pad + c.0
+  }.joined(separator: " ")
 }

@@ -64,7 +64,7 @@ struct BenchAllReduce: ParsableCommand {
       return Double(times.max() ?? 0)
     }
     say("\(p) rank(s), \(Threading.threads) thread(s) per rank")
-    say(header([("bucket MiB", 10), ("ms/call", 12), ("bus GB/s", 12)]))
+    say(tableRow([("bucket MiB", 10), ("ms/call", 12), ("bus GB/s", 12)]))
     var bucketRows: [[String: Any]] = []
     for mb in sizes {
       var buffer = [Float](repeating: 1, count: mb << 18)
@@ -76,7 +76,7 @@ struct BenchAllReduce: ParsableCommand {
     }
     var presetRows: [[String: Any]] = []
     if !names.isEmpty {
-      say(header([("preset", 8), ("params", 10), ("local batch", 12), ("s/step", 12), ("allreduce s", 14), ("overhead", 10)]))
+      say(tableRow([("preset", 8), ("params", 10), ("local batch", 12), ("s/step", 12), ("allreduce s", 14), ("overhead", 10)]))
     }
     for name in names {
       let local = max(1, batch / p)
@@ -88,7 +88,8 @@ struct BenchAllReduce: ParsableCommand {
       reduce()
       let t = slowest { for _ in 0..<repeats { reduce() } } / Double(repeats)
       let overhead = t / (step + t)
-      say(String(format: "%8@ %10d %12d %12.3f %14.4f %9.2f%%", name, probe.parameterCount, local, step, t, overhead * 100))
+      say(tableRow([(name, 8), ("\(probe.parameterCount)", 10), ("\(local)", 12), (String(format: "%.3f", step), 12),
+                    (String(format: "%.4f", t), 14), (String(format: "%.2f%%", overhead * 100), 10)]))
       presetRows.append(["preset": name, "parameters": probe.parameterCount, "local_batch": local, "seconds_per_step": step,
                          "allreduce_seconds": t, "overhead_fraction": overhead])
     }
@@ -97,9 +98,4 @@ struct BenchAllReduce: ParsableCommand {
                      "steps": presetRows, "bucket_mib": bucketMb], to: json)
     }
   }
-}
-
-/// Right-aligned column titles (String(format:) does not pad %@).
-func header(_ columns: [(String, Int)]) -> String {
-  columns.map { String(repeating: " ", count: max(0, $0.1 - $0.0.count)) + $0.0 }.joined(separator: " ")
 }

@@ -31,13 +31,7 @@ struct BenchBackbone: ParsableCommand {
     if let threads { Threading.setThreads(threads) }
     let names = archs.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     var rows: [[String: Any]] = []
-    // %@ ignores field widths in swift-corelibs-foundation: pad the strings ourselves.
-    func row(_ cells: [String]) -> String {
-      zip(cells, [20, 6, 6, 6, 10, 10]).enumerated().map { i, c in
-        let pad = String(repeating: " ", count: max(0, c.1 - c.0.count))
-        return i == 0 ? c.0 + pad : pad + c.0
-      }.joined(separator: " ")
-    }
+    func row(_ cells: [String]) -> String { tableRow(Array(zip(cells, [20, 6, 6, 6, 10, 10]))) }
     print(row(["arch", "size", "batch", "C_in", "images/s", "ms/image"]))
     for name in names {
       let config: EfficientNetConfig

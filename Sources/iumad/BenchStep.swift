@@ -41,7 +41,7 @@ struct BenchStep: ParsableCommand {
     Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
     let ceiling = GEMMBenchmark.run(size: 1024, minSeconds: 0.3).gflops
     print(String(format: "sgemm 1024² on %d threads: %.1f GFLOP/s", Threading.threads, ceiling))
-    print(String(format: "%8@ %6@ %10@ %10@ %10@ %8@ %10@", "preset", "batch", "s/step", "samples/s", "GFLOP/s", "ratio", "RSS MiB"))
+    print(tableRow([("preset", 8), ("batch", 6), ("s/step", 10), ("samples/s", 10), ("GFLOP/s", 10), ("ratio", 8), ("RSS MiB", 10)]))
     var rows: [[String: Any]] = []
     for name in names {
       for b in sizes {
@@ -50,7 +50,8 @@ struct BenchStep: ParsableCommand {
         let perStep = probe.secondsPerStep(steps)
         let gflops = Double(flops) / perStep / 1e9
         let rss = peakRSSMiB()
-        print(String(format: "%8@ %6d %10.3f %10.1f %10.1f %8.2f %10.0f", name, b, perStep, Double(b) / perStep, gflops, gflops / ceiling, rss))
+        print(tableRow([(name, 8), ("\(b)", 6), (String(format: "%.3f", perStep), 10), (String(format: "%.1f", Double(b) / perStep), 10),
+                        (String(format: "%.1f", gflops), 10), (String(format: "%.2f", gflops / ceiling), 8), (String(format: "%.0f", rss), 10)]))
         if profile { printProfile(probe) }
         rows.append(["preset": name, "batch": b, "seconds_per_step": perStep, "samples_per_second": Double(b) / perStep,
                      "gflops": gflops, "ratio_to_sgemm": gflops / ceiling, "flops_per_step": flops, "peak_rss_mib": rss])
@@ -73,9 +74,11 @@ struct BenchStep: ParsableCommand {
     optimizer -= entries.reduce(0) { $0 + $1.entry.total }
     print("  profile of one step (\(String(format: "%.3f", total)) s): op, forward s, backward s, share")
     for (op, e) in entries.prefix(18) {
-      print(String(format: "  %-22@ %9.3f %9.3f %6.1f%%  (%d calls)", op as NSString, e.forward, e.backward, 100 * e.total / total, e.calls))
+      print("  " + tableRow([(op, 24), (String(format: "%.3f", e.forward), 9), (String(format: "%.3f", e.backward), 9),
+                             (String(format: "%.1f%%", 100 * e.total / total), 7), ("\(e.calls) calls", 11)]))
     }
-    print(String(format: "  %-22@ %9.3f %9@ %6.1f%%", "other (optimiser, loss)" as NSString, optimizer, "", 100 * optimizer / total))
+    print("  " + tableRow([("other (optimiser, loss)", 24), (String(format: "%.3f", optimizer), 9), ("", 9),
+                           (String(format: "%.1f%%", 100 * optimizer / total), 7)]))
   }
 
   /// VmHWM of /proc/self/status (peak resident set), in MiB.

@@ -110,6 +110,24 @@ struct ClusterCLITests {
   }
 }
 
+/// `iumad bench allreduce` under mpirun: two ranks time every bucket size and the gradient
+/// all-reduce of a preset next to its training step.
+@Suite("bench allreduce on 2 ranks", .serialized)
+struct BenchAllReduceMPITests {
+  @Test func twoRanksReportBucketTimesAndOverhead() throws {
+    let json = try temporaryDirectory("bench-ar").appendingPathComponent("ar.json").path
+    let args = [try iumadBinary().path, "bench", "allreduce", "--presets", "tiny", "--sizes-mb", "1,4", "--repeats", "2", "--steps", "1", "--json", json]
+    let (status, stderr) = try ClusterCLITests().launch(2, args)
+    #expect(status == 0, "\(stderr.suffix(2000))")
+    let obj = ((try? JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: json)))) as? [String: Any]) ?? [:]
+    #expect((obj["ranks"] as? Int) == 2)
+    let buckets = obj["buckets"] as? [[String: Any]] ?? []
+    #expect(buckets.count == 2 && buckets.allSatisfy { (($0["seconds_per_call"] as? Double) ?? 0) > 0 && (($0["bus_gb_per_s"] as? Double) ?? 0) > 0 })
+    let overhead = (obj["steps"] as? [[String: Any]])?.first?["overhead_fraction"] as? Double ?? 0
+    #expect(overhead > 0 && overhead < 1)
+  }
+}
+
 /// Whether this machine lets us make network namespaces (root with CAP_SYS_ADMIN/NET_ADMIN).
 let networkNamespacesAvailable: Bool = {
   let name = "iumad-probe-\(getpid())"

@@ -49,9 +49,11 @@ trap 'rm -rf "$work"' EXIT
 load() { cut -d' ' -f1 /proc/loadavg; }
 
 for r in $(seq 1 "$rounds"); do
-  echo "== round $r/$rounds: iumad bench step (load $(load))"
+  load > "$work/load.ours.$r"
+  echo "== round $r/$rounds: iumad bench step (load $(cat "$work/load.ours.$r"))"
   "$bin" bench step --presets "$preset" --batches "$batch" --threads "$threads" --steps "$steps" --json "$work/ours.$r.json"
-  echo "== round $r/$rounds: PyTorch (load $(load))"
+  load > "$work/load.torch.$r"
+  echo "== round $r/$rounds: PyTorch (load $(cat "$work/load.torch.$r"))"
   IUMAD_BIN="$bin" "$py" Scripts/bench_torch.py --preset "$preset" --batch "$batch" --threads "$threads" \
     --steps "$steps" --json "$work/torch.$r.json" ${torch_args[@]+"${torch_args[@]}"}
 done
@@ -75,6 +77,8 @@ ro, rt = max(x["peak_rss_mib"] for x in ours), max(x["peak_rss_mib"] for x in to
 all_o = ", ".join(f"{x['seconds_per_step']:.3f}" for x in ours)
 all_t = ", ".join(f"{x['seconds_per_step']:.3f}" for x in torch)
 tdoc = torch[0]["_doc"]
+def loads(side):
+    return ", ".join(open(f"{work}/load.{side}.{r}").read().strip() for r in range(1, rounds + 1))
 head = ("| preset | batch | threads | commit | ours s/step | torch s/step | ours/torch | ours samples/s "
         "| torch samples/s | ours peak RSS MiB | torch peak RSS MiB |")
 line = (f"| {preset} | {batch} | {threads} | {commit} | {bo:.3f} | {bt:.3f} | {bo / bt:.2f} | {int(batch) / bo:.2f} "
@@ -82,8 +86,10 @@ line = (f"| {preset} | {batch} | {threads} | {commit} | {bo:.3f} | {bt:.3f} | {b
 note = (f"s/step: best (min) of {rounds} round(s), each the mean of {steps} step(s) after one warm-up step "
         f"(forward + backward + AdamW); all rounds: ours [{all_o}], torch [{all_t}]. Peak RSS: the largest of "
         f"the rounds. torch {tdoc.get('torch_version')} ({tdoc.get('scan')} ES2D scan, selective_scan_ref), "
+        f"scan loop {tdoc.get('scan_ref')}, OMP_WAIT_POLICY {tdoc.get('omp_wait_policy')}), "
         f"torch.mm 1024² {tdoc.get('sgemm_gflops', 0):.0f} GFLOP/s; iumad sgemm "
-        f"{ours[0]['_doc'].get('sgemm_gflops', 0):.0f} GFLOP/s.")
+        f"{ours[0]['_doc'].get('sgemm_gflops', 0):.0f} GFLOP/s. 1-min load average before each run: "
+        f"ours [{loads('ours')}], torch [{loads('torch')}] (2 cores).")
 table = "\n".join([head, "|" + "---|" * 11, line, "", note])
 print("\n" + table)
 if out:

@@ -46,6 +46,10 @@ What is not identical (and does not change the amount of work):
     4·E channels with grouped B/C, as VMamba's SS2D does (`--scan per-direction` runs four scans);
   * eager mode: no torch.compile, no channels-last, no bf16/AMP; AdamW is torch.optim.AdamW with
     its defaults for CPU tensors (`--adamw fused|foreach` to try the others).
+  * OMP_WAIT_POLICY=PASSIVE by default (`--omp-wait-policy default` to leave libgomp's spin-then-sleep):
+    with other work on the 2 cores, idle OpenMP threads spinning between the thousands of small ops
+    of the scan loop cost torch far more than the ops (tiny: 7.2 vs 0.13 s/step, demo: 68 vs 25 s/step
+    at load ≈ 7); on an idle machine the two should be close.
 Peak RSS is ru_maxrss of this process (includes the torch import), ours is VmHWM of iumad's.
 """
 import argparse
@@ -184,7 +188,7 @@ def derived(c):
 
 
 # --- model ---------------------------------------------------------------------------------------
-def build(torch, c, scan_mode):
+def build(torch, c, scan_mode, scan_ref="mamba"):
     nn = torch.nn
     F = torch.nn.functional
 
@@ -212,13 +216,20 @@ def build(torch, c, scan_mode):
             deltaB_u = torch.einsum("bdl,bdnl,bdl->bdln", delta, B, u)
         if C.dim() == 4:
             C = C.repeat_interleave(dim // C.shape[1], dim=1)
-        for i in range(u.shape[2]):
-            x = deltaA[:, :, i] * x + deltaB_u[:, :, i]
-            if C.dim() == 3:
-                y = torch.einsum("bdn,bn->bd", x, C[:, :, i])
-            else:
-                y = torch.einsum("bdn,bdn->bd", x, C[:, :, :, i])
-            ys.append(y)
+        if scan_ref == "mamba":  # as mamba_ssm writes it: index step i out of the [.., L, ..] tensors
+            for i in range(u.shape[2]):
+                x = deltaA[:, :, i] * x + deltaB_u[:, :, i]
+                if C.dim() == 3:
+                    y = torch.einsum("bdn,bn->bd", x, C[:, :, i])
+                else:
+                    y = torch.einsum("bdn,bdn->bd", x, C[:, :, :, i])
+                ys.append(y)
+        else:  # "unbind": the same loop over unbind(L) views, whose backward is one stack instead of
+            # L full-size zero-filled gradients (SelectBackward) summed into deltaA/deltaB_u/C
+            eq = "bdn,bn->bd" if C.dim() == 3 else "bdn,bdn->bd"
+            for dA, dBu, Ci in zip(deltaA.unbind(2), deltaB_u.unbind(2), C.unbind(-1)):
+                x = dA * x + dBu
+                ys.append(torch.einsum(eq, x, Ci))
         y = torch.stack(ys, dim=2)
         return y if D is None else y + u * D[:, None]
 
@@ -566,7 +577,7 @@ def check_against_ours(model, iumad, yaml, tmp, skip_export):
     return summary
 
 
-def check_golden(torch, path, scan_mode):
+def check_golden(torch, path, scan_mode, scan_ref):
     """Float64 tiny model on the JAX golden fixture: every loss term and the stored gradients."""
     sys.path.insert(0, HERE)
     from safetensors_io import read_safetensors
@@ -582,7 +593,7 @@ def check_golden(torch, path, scan_mode):
              ib_dim=j["ibdim"], classes=j["K"])
     c = derived(c)
     data = read_safetensors(path)
-    model = build(torch, c, scan_mode).double()
+    model = build(torch, c, scan_mode, scan_ref).double()
     params = pack_ours({k[6:]: torch.from_numpy(v) for k, v in data.items() if k.startswith("param/")},
                        lambda ts: torch.cat(ts))
     missing, unexpected = model.load_state_dict(params, strict=False)
@@ -615,7 +626,7 @@ def check_golden(torch, path, scan_mode):
         print(f"  grad {name:<48} max rel {err:.1e}")
     # The fixture stores float32 values (computed in float64): agreement to float32 rounding is exact.
     ok = worst < 2.5e-7
-    print(f"golden check ({os.path.relpath(path, ROOT)}, scan {scan_mode}): worst relative error {worst:.1e} "
+    print(f"golden check ({os.path.relpath(path, ROOT)}, scan {scan_mode}/{scan_ref}): worst relative error {worst:.1e} "
           f"→ {'PASS' if ok else 'FAIL'}")
     return ok
 
@@ -657,11 +668,15 @@ def main():
     ap.add_argument("--json", help="write the results as JSON (field names as `iumad bench step --json`)")
     ap.add_argument("--scan", choices=["batched", "per-direction"], default="batched",
                     help="ES2D scans: one selective_scan_ref over 4·E channels (VMamba style, default) or four")
+    ap.add_argument("--scan-ref", choices=["mamba", "unbind"], default="mamba",
+                    help="the scan loop: mamba_ssm's selective_scan_ref as written (x[:, :, i] indexing; default) "
+                         "or the same loop over unbind() views (no O(L²) zero-filled gradients in the backward)")
     ap.add_argument("--adamw", choices=["default", "foreach", "fused"], default="default",
                     help="torch.optim.AdamW implementation (default: torch's choice for CPU tensors)")
-    ap.add_argument("--omp-wait-policy", choices=["default", "passive", "active"], default="default",
-                    help="OMP_WAIT_POLICY for torch's OpenMP threads (set before torch loads; default: leave "
-                         "unset, i.e. libgomp's spin-then-sleep; passive avoids spinning on a busy machine)")
+    ap.add_argument("--omp-wait-policy", choices=["passive", "active", "default"], default="passive",
+                    help="OMP_WAIT_POLICY for torch's OpenMP threads, set before torch loads (default passive: "
+                         "libgomp's spinning makes torch 3-60x slower when other work shares the cores; "
+                         "'default' leaves it unset)")
     ap.add_argument("--iumad-bin", help="iumad binary for the config and parameter checks (else IUMAD_BIN, "
                                         ".build/release/iumad)")
     ap.add_argument("--no-export-check", action="store_true", help="skip the per-tensor shape check")
@@ -685,7 +700,8 @@ def main():
         return
     torch.set_num_threads(args.threads)
     if args.check_golden:
-        ok = all([check_golden(torch, args.check_golden, mode) for mode in ["batched", "per-direction"]])
+        ok = all([check_golden(torch, args.check_golden, mode, ref) for mode in ["batched", "per-direction"]
+                  for ref in ["mamba", "unbind"]])
         sys.exit(0 if ok else 1)
 
     presets = args.preset.split(",")
@@ -697,7 +713,7 @@ def main():
         sys.exit("--steps must be at least 1 (0 only with --profile)")
     iumad = find_iumad(args.iumad_bin)
     ceiling = sgemm_gflops(torch)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, scan {args.scan}, "
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, scan {args.scan}/{args.scan_ref}, "
           f"OMP_WAIT_POLICY {os.environ.get('OMP_WAIT_POLICY', 'unset')}, load {os.getloadavg()[0]:.2f}; "
           f"torch.mm 1024² {ceiling:.1f} GFLOP/s; iumad binary: {iumad or 'none'}")
     rows, profiles = [], []
@@ -708,7 +724,7 @@ def main():
             check_supported(cfg)
             c = derived(cfg)
             torch.manual_seed(0)
-            model = build(torch, c, args.scan)
+            model = build(torch, c, args.scan, args.scan_ref)
             summary = check_against_ours(model, iumad, yaml, tmp, args.no_export_check)
             model.train()
             kw = {} if args.adamw == "default" else {args.adamw: True}
@@ -751,7 +767,7 @@ def main():
                     with profile(activities=[ProfilerActivity.CPU]) as prof:
                         step()
                     ka = prof.key_averages()
-                    head = f"torch.profiler, one step: preset {preset}, batch {b}, {args.threads} threads, scan {args.scan}"
+                    head = f"torch.profiler, one step: preset {preset}, batch {b}, {args.threads} threads, scan {args.scan}/{args.scan_ref}"
                     t1 = ka.table(sort_by="self_cpu_time_total", row_limit=args.profile_rows)
                     regions = [e for e in ka if e.key.startswith("iumad::")]
                     t2 = "\n".join(f"  {e.key:<20} {e.cpu_time_total / 1e6:8.3f} s  ({e.count} calls)"
@@ -768,7 +784,7 @@ def main():
     if args.json:
         with open(args.json, "w") as f:
             json.dump(dict(bench="step", impl="pytorch", torch_version=torch.__version__, threads=torch.get_num_threads(),
-                           sgemm_gflops=ceiling, scan=args.scan, adamw=args.adamw,
+                           sgemm_gflops=ceiling, scan=args.scan, scan_ref=args.scan_ref, adamw=args.adamw,
                            omp_wait_policy=os.environ.get("OMP_WAIT_POLICY", "unset"), results=rows), f, indent=2)
     if args.profile_out and profiles:
         with open(args.profile_out, "w") as f:

@@ -63,7 +63,7 @@ public final class IncrementalRun {
     var sinceCheckpoint = 0
     for plan in plans where plan.index >= start.step {
       let trainSamples = pipeline.trainingSamples(plan.classes)
-      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator)
+      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator, training: true)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
       try trainer.train(plan, data: trainSet, start: from, report: { progress.iteration($0, steps: plans.count) },

@@ -13,7 +13,7 @@ public struct ConfigError: Error, CustomStringConvertible {
 }
 
 extension RunConfig {
-  static let topLevelKeys: Set<String> = ["seed", "model", "data", "backbone", "train", "eval"]
+  static let topLevelKeys: Set<String> = ["seed", "model", "data", "backbone", "train", "eval", "perturb"]
 
   /// Reads a YAML config, applies `overrides` (`section.key=value`), and checks it.
   public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
@@ -51,6 +51,7 @@ extension RunConfig {
     if let b = section("backbone") { c.backbone.apply(b, problems: &problems) }
     if let t = section("train") { c.train.apply(t, problems: &problems) }
     if let e = section("eval") { c.eval.apply(e, problems: &problems) }
+    if let p = section("perturb") { c.perturb.apply(p, problems: &problems) }
     for o in overrides { c.override(o, problems: &problems) }
     problems += c.staticProblems()
     if !problems.isEmpty { throw ConfigError(source: source, problems: problems) }
@@ -78,7 +79,8 @@ extension RunConfig {
     case "backbone": backbone.set(parts[1], value, problems: &problems)
     case "train": train.set(parts[1], value, problems: &problems)
     case "eval": eval.set(parts[1], value, problems: &problems)
-    default: problems.append("--set \(assignment): unknown section '\(parts[0])' (model, data, backbone, train, eval)")
+    case "perturb": perturb.set(parts[1], value, problems: &problems)
+    default: problems.append("--set \(assignment): unknown section '\(parts[0])' (model, data, backbone, train, eval, perturb)")
     }
   }
 
@@ -91,6 +93,9 @@ extension RunConfig {
     p += m.problems()
     if train.pull < 0 || train.pull > 1 { p.append("train.pull: \(train.pull) is not in [0, 1]") }
     if !(0..<1).contains(model.dropout) { p.append("model.dropout: \(model.dropout) is not in [0, 1)") }
+    if perturb.spurious < 0 { p.append("perturb.spurious: \(perturb.spurious) is negative") }
+    if perturb.redundant < 0 { p.append("perturb.redundant: \(perturb.redundant) is negative") }
+    if !(perturb.spuriousSize > 0 && perturb.spuriousSize <= 1) { p.append("perturb.spurious_size: \(perturb.spuriousSize) is not in (0, 1]") }
     for s in data.trainSplits where !["train", "validation"].contains(s) {
       p.append("data.train_splits: '\(s)' is not a training split (train, validation)")
     }

@@ -59,6 +59,7 @@ public final class IncrementalRun {
       let n = pipeline.trainingSamples(plan.classes).count
       return total + plan.epochs * Int((Double(n) / Double(max(1, min(config.train.batchSize, n)))).rounded(.up))
     }
+    let started = Date()
     let start = try resumePosition()
     var sinceCheckpoint = 0
     for plan in plans where plan.index >= start.step {
@@ -85,6 +86,10 @@ public final class IncrementalRun {
         progress.note(String(format: "step %d evaluated on %d classes: I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f",
                              plan.index + 1, seen.count, mean.iAUROC, mean.pAUROC, mean.aupro))
       }
+    }
+    // Every step is done: mark the run finished (a rerun with nothing left keeps the marker).
+    if communicator.isCoordinator && (start.step < plans.count || RunCompletion.read(in: runDirectory)?.configHash != RunCompletion.hash(config)) {
+      try RunCompletion(config: config, steps: plans.count, seconds: Date().timeIntervalSince(started)).write(in: runDirectory)
     }
     return matrix
   }

@@ -148,6 +148,8 @@ extension Perturbation: ConfigSection {
 /// The whole resolved configuration of a run.
 public struct RunConfig: Equatable {
   public var seed: UInt64 = 0
+  /// Several seeds of the same schedule (`--seeds N` or `seeds: [..]`); empty = `seed` alone.
+  public var seeds: [UInt64] = []
   public var model = ModelConfig.paper
   public var data = DataConfig()
   public var backbone = BackboneConfig()
@@ -156,9 +158,21 @@ public struct RunConfig: Equatable {
   public var perturb = Perturbation()
   public init() {}
 
+  /// The seeds a run trains: `seeds`, or `seed` alone.
+  public var seedList: [UInt64] { seeds.isEmpty ? [seed] : seeds }
+
+  /// The single-seed configuration of one of `seedList` (what RUN/seed-K/config.yaml holds).
+  public func single(seed s: UInt64) -> RunConfig {
+    var c = self
+    c.seed = s
+    c.seeds = []
+    return c
+  }
+
   /// The config as YAML, every key with its resolved value (written into the run directory).
   public func yaml() -> String {
-    var lines = ["# Resolved IUMAD configuration (every key, defaults included).", "seed: \(seed)"]
+    var lines = ["# Resolved IUMAD configuration (every key, defaults included).", "seed: \(seed)",
+                 "seeds: [" + seeds.map(String.init).joined(separator: ", ") + "]"]
     for (name, body) in [("model", model.yamlLines()), ("data", data.yamlLines()), ("backbone", backbone.yamlLines()),
                          ("train", train.yamlLines()), ("eval", eval.yamlLines()), ("perturb", perturb.yamlLines())] {
       lines.append("\(name):")
@@ -188,6 +202,7 @@ extension RunConfig {
       | key | default | meaning |
       |---|---|---|
       | `seed` | `0` | seed of every random choice (initialisation, sampling, dropout, jitter, perturbations) |
+      | `seeds` | `[]` | train the schedule once per seed, into RUN/seed-K/, and report mean ± std (`--seeds N`: seed, seed+1, …); empty = `seed` alone |
 
       ## model
 

@@ -61,6 +61,8 @@ public final class IncrementalRun {
     }
     let started = Date()
     let start = try resumePosition()
+    // Training starts or continues: the directory no longer holds a finished run.
+    if communicator.isCoordinator && start.step < plans.count { try RunCompletion.remove(in: runDirectory) }
     var sinceCheckpoint = 0
     for plan in plans where plan.index >= start.step {
       let trainSamples = pipeline.trainingSamples(plan.classes)

@@ -29,6 +29,12 @@ public struct RunCompletion: Codable, Equatable {
     return try? JSONDecoder().decode(RunCompletion.self, from: data)
   }
 
+  /// Removes the marker (a run about to train is not finished, whatever ran there before).
+  public static func remove(in directory: URL) throws {
+    let path = directory.appendingPathComponent(fileName).path
+    if FileManager.default.fileExists(atPath: path) { try FileManager.default.removeItem(atPath: path) }
+  }
+
   public func write(in directory: URL) throws {
     let encoder = JSONEncoder()
     encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

@@ -59,6 +59,9 @@ public final class DataPipeline {
     if schedule.totalClasses > classes.count {
       problems.append("train.schedule: \(ScheduleError.tooFewClasses(schedule: config.train.schedule, needed: schedule.totalClasses, available: classes.count))")
     }
+    if config.perturb.spurious > 0 && Set(Self.training(samples, of: classes, splits: config.data.trainSplits).map(\.className)).count < 2 {
+      problems.append("perturb.spurious: \(config.perturb.spurious) needs training images of at least two classes to cut patches from")
+    }
     for c in classes.prefix(schedule.totalClasses) {
       if !samples.contains(where: { $0.className == c && $0.split == .test }) { problems.append("data: class '\(c)' has no test samples") }
       if !samples.contains(where: { $0.className == c && config.data.trainSplits.contains($0.split.rawValue) }) {
@@ -98,7 +101,11 @@ public final class DataPipeline {
 
   /// Training samples of `stepClasses` (the configured training splits).
   public func trainingSamples(_ stepClasses: [String]) -> [Sample] {
-    samples.filter { stepClasses.contains($0.className) && config.data.trainSplits.contains($0.split.rawValue) }
+    Self.training(samples, of: stepClasses, splits: config.data.trainSplits)
+  }
+
+  static func training(_ samples: [Sample], of classes: [String], splits: [String]) -> [Sample] {
+    samples.filter { classes.contains($0.className) && splits.contains($0.split.rawValue) }
   }
 
   /// Test samples of `seenClasses`, in dataset order.
@@ -110,9 +117,13 @@ public final class DataPipeline {
   /// With `sharedBy` (every rank preparing the same samples), each rank first fills the cache
   /// with its 1/N of the missing features; on a shared filesystem the rest are then cache hits,
   /// elsewhere each rank computes what it still misses.
-  public func prepare(_ samples: [Sample], modalities: [Modality], sharedBy communicator: Communicator? = nil) throws -> PreparedSet {
+  /// With `training`, `perturb.*` is applied to the training-split samples (`TrainingPerturber`);
+  /// evaluation and validation never pass it.
+  public func prepare(_ samples: [Sample], modalities: [Modality], sharedBy communicator: Communicator? = nil,
+                      training: Bool = false) throws -> PreparedSet {
     let s = config.model.inputSize
-    let prepared = try Threading.parallelMap(samples.count) { try preprocessor.prepare(samples[$0]) }
+    var prepared = try Threading.parallelMap(samples.count) { try preprocessor.prepare(samples[$0]) }
+    let perturbed = training ? try perturber.perturb(&prepared) : [:]
     var set = PreparedSet(inputSize: s, tokens: config.model.tokens, channels: config.model.featureChannels)
     set.samples = samples
     set.labels = samples.map { classes.firstIndex(of: $0.className) ?? 0 }
@@ -121,7 +132,10 @@ public final class DataPipeline {
     for m in modalities {
       let images = prepared.map { m == .rgb ? $0.rgb : $0.depth }
       let requests = samples.enumerated().map { i, sample in
-        FeatureRequest(files: files(sample, m), preprocessing: preprocessingKey(m), load: { Tensor(shape: [3, s, s], data: images[i]) })
+        // A perturbed image also depends on its donors' files and on the plan (its own key).
+        FeatureRequest(files: files(sample, m) + (perturbed[i]?.donors.flatMap { files($0, m) } ?? []),
+                       preprocessing: preprocessingKey(m) + (perturbed[i].map { ";perturbed:" + $0.key } ?? ""),
+                       load: { Tensor(shape: [3, s, s], data: images[i]) })
       }
       if let communicator, communicator.size > 1 {
         _ = try cache.extract(requests, with: extractor, rank: communicator.rank, worldSize: communicator.size)
@@ -135,6 +149,12 @@ public final class DataPipeline {
       set.features[m] = result.features.map(\.data)
     }
     return set
+  }
+
+  var perturber: TrainingPerturber {
+    TrainingPerturber(perturbation: config.perturb, seed: config.seed, root: config.data.root,
+                      pool: trainingSamples(classes),
+                      load: { [preprocessor] in try preprocessor.prepare($0) })
   }
 
   func files(_ sample: Sample, _ m: Modality) -> [String] {

@@ -59,11 +59,14 @@ public final class IncrementalRun {
       let n = pipeline.trainingSamples(plan.classes).count
       return total + plan.epochs * Int((Double(n) / Double(max(1, min(config.train.batchSize, n)))).rounded(.up))
     }
+    let started = Date()
     let start = try resumePosition()
+    // Training starts or continues: the directory no longer holds a finished run.
+    if communicator.isCoordinator && start.step < plans.count { try RunCompletion.remove(in: runDirectory) }
     var sinceCheckpoint = 0
     for plan in plans where plan.index >= start.step {
       let trainSamples = pipeline.trainingSamples(plan.classes)
-      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator)
+      let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator, training: true)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
       try trainer.train(plan, data: trainSet, start: from, report: { progress.iteration($0, steps: plans.count) },
@@ -85,6 +88,10 @@ public final class IncrementalRun {
         progress.note(String(format: "step %d evaluated on %d classes: I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f",
                              plan.index + 1, seen.count, mean.iAUROC, mean.pAUROC, mean.aupro))
       }
+    }
+    // Every step is done: mark the run finished (a rerun with nothing left keeps the marker).
+    if communicator.isCoordinator && (start.step < plans.count || RunCompletion.read(in: runDirectory)?.configHash != RunCompletion.hash(config)) {
+      try RunCompletion(config: config, steps: plans.count, seconds: Date().timeIntervalSince(started)).write(in: runDirectory)
     }
     return matrix
   }

@@ -131,21 +131,50 @@ public struct EvalConfig: ConfigSection, Equatable {
   ]
 }
 
+/// `perturb.*`: the feature-injection study's perturbations of training inputs (`Perturbation`,
+/// docs/study.md). Off by default; never applied to test or validation scoring.
+extension Perturbation: ConfigSection {
+  public static let sectionName = "perturb"
+  public static let keys: [ConfigKey<Perturbation>] = [
+    .float("spurious", \.spurious, "spurious features: ⌈spurious·spurious_patches⌉ patches cut from other classes' training images (RGB + the same depth region) pasted into each training image (0 = off)"),
+    .int("spurious_patches", \.spuriousPatches, "patches per image at spurious = 1", min: 1),
+    .float("spurious_size", \.spuriousSize, "patch side as a fraction of input_size, in (0, 1]"),
+    .float("redundant", \.redundant, "redundant features: peak amplitude of Perlin noise added to RGB and, independently, to depth, in [0, 1] image units (0 = off)"),
+    .int("octaves", \.octaves, "Perlin noise octaves (each at twice the frequency, half the amplitude)", min: 1),
+    .int("noise_cells", \.noiseCells, "Perlin lattice cells across the image in the first octave", min: 1),
+  ]
+}
+
 /// The whole resolved configuration of a run.
 public struct RunConfig: Equatable {
   public var seed: UInt64 = 0
+  /// Several seeds of the same schedule (`--seeds N` or `seeds: [..]`); empty = `seed` alone.
+  public var seeds: [UInt64] = []
   public var model = ModelConfig.paper
   public var data = DataConfig()
   public var backbone = BackboneConfig()
   public var train = TrainConfig()
   public var eval = EvalConfig()
+  public var perturb = Perturbation()
   public init() {}
+
+  /// The seeds a run trains: `seeds`, or `seed` alone.
+  public var seedList: [UInt64] { seeds.isEmpty ? [seed] : seeds }
+
+  /// The single-seed configuration of one of `seedList` (what RUN/seed-K/config.yaml holds).
+  public func single(seed s: UInt64) -> RunConfig {
+    var c = self
+    c.seed = s
+    c.seeds = []
+    return c
+  }
 
   /// The config as YAML, every key with its resolved value (written into the run directory).
   public func yaml() -> String {
-    var lines = ["# Resolved IUMAD configuration (every key, defaults included).", "seed: \(seed)"]
+    var lines = ["# Resolved IUMAD configuration (every key, defaults included).", "seed: \(seed)",
+                 "seeds: [" + seeds.map(String.init).joined(separator: ", ") + "]"]
     for (name, body) in [("model", model.yamlLines()), ("data", data.yamlLines()), ("backbone", backbone.yamlLines()),
-                         ("train", train.yamlLines()), ("eval", eval.yamlLines())] {
+                         ("train", train.yamlLines()), ("eval", eval.yamlLines()), ("perturb", perturb.yamlLines())] {
       lines.append("\(name):")
       lines += body
     }
@@ -172,7 +201,8 @@ extension RunConfig {
 
       | key | default | meaning |
       |---|---|---|
-      | `seed` | `0` | seed of every random choice (initialisation, sampling, dropout, jitter) |
+      | `seed` | `0` | seed of every random choice (initialisation, sampling, dropout, jitter, perturbations) |
+      | `seeds` | `[]` | train the schedule once per seed, into RUN/seed-K/, and report mean ± std (`--seeds N`: seed, seed+1, …); empty = `seed` alone |
 
       ## model
 
@@ -187,6 +217,14 @@ extension RunConfig {
     for (name, t) in [("data", table(d.data)), ("backbone", table(d.backbone)), ("train", table(d.train)), ("eval", table(d.eval))] {
       out += "\n## \(name)\n\n" + t
     }
+    out += """
+
+      ## perturb
+
+      The feature-injection study (docs/study.md): perturbations of the training images only, fixed
+      per (seed, sample) for a run; test and validation images are never perturbed.
+
+      """ + table(d.perturb)
     return out
   }
 }

@@ -13,7 +13,7 @@ public struct ConfigError: Error, CustomStringConvertible {
 }
 
 extension RunConfig {
-  static let topLevelKeys: Set<String> = ["seed", "model", "data", "backbone", "train", "eval"]
+  static let topLevelKeys: Set<String> = ["seed", "seeds", "model", "data", "backbone", "train", "eval", "perturb"]
 
   /// Reads a YAML config, applies `overrides` (`section.key=value`), and checks it.
   public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
@@ -40,6 +40,7 @@ extension RunConfig {
     if let s = root["seed"] {
       if let v = s as? Int, v >= 0 { c.seed = UInt64(v) } else { problems.append("seed: expected a non-negative integer, got '\(s)'") }
     }
+    if let s = root["seeds"] { c.setSeeds(s, problems: &problems, key: "seeds") }
     func section(_ name: String) -> [String: Any]? {
       guard let v = root[name] else { return nil }
       if let d = v as? [String: Any] { return d }
@@ -51,6 +52,7 @@ extension RunConfig {
     if let b = section("backbone") { c.backbone.apply(b, problems: &problems) }
     if let t = section("train") { c.train.apply(t, problems: &problems) }
     if let e = section("eval") { c.eval.apply(e, problems: &problems) }
+    if let p = section("perturb") { c.perturb.apply(p, problems: &problems) }
     for o in overrides { c.override(o, problems: &problems) }
     problems += c.staticProblems()
     if !problems.isEmpty { throw ConfigError(source: source, problems: problems) }
@@ -67,6 +69,7 @@ extension RunConfig {
       if let v = UInt64(value) { seed = v } else { problems.append("--set seed: expected a non-negative integer, got '\(value)'") }
       return
     }
+    if path == "seeds" { setSeeds(value, problems: &problems, key: "--set seeds"); return }
     let parts = path.split(separator: ".", maxSplits: 1).map(String.init)
     guard parts.count == 2 else { problems.append("--set \(assignment): expected SECTION.KEY=VALUE"); return }
     switch parts[0] {
@@ -78,8 +81,23 @@ extension RunConfig {
     case "backbone": backbone.set(parts[1], value, problems: &problems)
     case "train": train.set(parts[1], value, problems: &problems)
     case "eval": eval.set(parts[1], value, problems: &problems)
-    default: problems.append("--set \(assignment): unknown section '\(parts[0])' (model, data, backbone, train, eval)")
+    case "perturb": perturb.set(parts[1], value, problems: &problems)
+    default: problems.append("--set \(assignment): unknown section '\(parts[0])' (model, data, backbone, train, eval, perturb)")
     }
+  }
+
+  /// `seeds: [0, 1, 2]` from YAML, or `0,1,2` from `--set seeds=`: distinct non-negative integers.
+  mutating func setSeeds(_ value: Any, problems: inout [String], key: String) {
+    let items: [Any] = value as? [Any] ?? (value as? String).map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } } ?? [value]
+    var out: [UInt64] = []
+    for item in items {
+      guard let v = (item as? Int).flatMap({ $0 >= 0 ? UInt64($0) : nil }) ?? (item as? String).flatMap({ UInt64($0) }) else {
+        problems.append("\(key): expected a list of non-negative integers, got '\(item)'"); return
+      }
+      out.append(v)
+    }
+    if Set(out).count != out.count { problems.append("\(key): seeds must be distinct, got \(out)"); return }
+    seeds = out
   }
 
   /// Checks that need no filesystem: value ranges and the model's own consistency.
@@ -91,6 +109,9 @@ extension RunConfig {
     p += m.problems()
     if train.pull < 0 || train.pull > 1 { p.append("train.pull: \(train.pull) is not in [0, 1]") }
     if !(0..<1).contains(model.dropout) { p.append("model.dropout: \(model.dropout) is not in [0, 1)") }
+    if perturb.spurious < 0 { p.append("perturb.spurious: \(perturb.spurious) is negative") }
+    if perturb.redundant < 0 { p.append("perturb.redundant: \(perturb.redundant) is negative") }
+    if !(perturb.spuriousSize > 0 && perturb.spuriousSize <= 1) { p.append("perturb.spurious_size: \(perturb.spuriousSize) is not in (0, 1]") }
     for s in data.trainSplits where !["train", "validation"].contains(s) {
       p.append("data.train_splits: '\(s)' is not a training split (train, validation)")
     }

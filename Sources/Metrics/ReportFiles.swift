@@ -17,6 +17,18 @@ public enum ReportFiles {
     }
   }
 
+  /// The report of several seeds at the top of a multi-seed run directory (each seed's own run
+  /// directory is `seed-K/`): `metrics-seeds.json`, `metrics-seeds.csv`, `report.md` (mean ± std)
+  /// and `plots/i_auroc_per_class.svg` of the per-class means.
+  public static func write(runDirectory: URL, seeds: MetricsAcrossSeeds, title: String) throws {
+    let plots = runDirectory.appendingPathComponent("plots")
+    try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
+    try seeds.jsonData().write(to: runDirectory.appendingPathComponent("metrics-seeds.json"))
+    try write(seeds.csv(), runDirectory.appendingPathComponent("metrics-seeds.csv"))
+    try write(MarkdownReport.render(seeds: seeds, title: title), runDirectory.appendingPathComponent("report.md"))
+    try write(ReportPlots.classIAUROC(seeds.meanMatrix, note: "mean of \(seeds.seeds.count) seeds"), plots.appendingPathComponent("i_auroc_per_class.svg"))
+  }
+
   private static func write(_ text: String, _ url: URL) throws {
     try Data(text.utf8).write(to: url)
   }

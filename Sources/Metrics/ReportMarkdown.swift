@@ -20,26 +20,59 @@ public enum MarkdownReport {
 
   /// Rows: classes in schedule order, then the mean; columns: I-AUROC, P-AUROC, AUPRO per step.
   static func stepTable(_ matrix: MetricsMatrix) -> String {
+    stepTable(classes: matrix.classes, steps: matrix.steps) { step, className, metric in
+      let m = className.map { matrix.metrics(step: step, class: $0) } ?? matrix.mean(step: step)
+      return Markdown.percent(m?[metric])
+    }
+  }
+
+  /// The per-step table with any cell text: `cell(step, class, metric)`, class nil for the mean row.
+  static func stepTable(classes: [String], steps: [Int], cell: (Int, String?, MetricName) -> String) -> String {
     var header = ["Class"]
-    for step in matrix.steps {
+    for step in steps {
       header += MetricName.allCases.map { "Step \(step + 1) \($0.title)" }
     }
     var rows: [[String]] = []
-    for className in matrix.classes {
-      rows.append([Markdown.escape(className)] + matrix.steps.flatMap { step in
-        MetricName.allCases.map { Markdown.percent(matrix.metrics(step: step, class: className)?[$0]) }
-      })
+    for className in classes {
+      rows.append([Markdown.escape(className)] + steps.flatMap { step in MetricName.allCases.map { cell(step, className, $0) } })
     }
-    rows.append(["**Mean**"] + matrix.steps.flatMap { step in
-      MetricName.allCases.map { Markdown.percent(matrix.mean(step: step)?[$0]) }
-    })
+    rows.append(["**Mean**"] + steps.flatMap { step in MetricName.allCases.map { cell(step, nil, $0) } })
     return Markdown.table(header: header, rows: rows)
   }
 
   static func forgettingLine(_ matrix: MetricsMatrix) -> String {
     let fm = matrix.forgetting()
-    let parts = MetricName.allCases.map { "\($0.title) \(Markdown.percent(fm[$0] ?? nil))" }
-    return "FM: " + parts.joined(separator: " · ") + (matrix.steps.count < 2 ? " (undefined with a single step)" : "")
+    return forgettingLine(steps: matrix.steps.count) { Markdown.percent(fm[$0] ?? nil) }
+  }
+
+  /// "FM: I-AUROC … · P-AUROC … · AUPRO …" with each value's text from `value`.
+  static func forgettingLine(steps: Int, _ value: (MetricName) -> String) -> String {
+    let parts = MetricName.allCases.map { "\($0.title) \(value($0))" }
+    return "FM: " + parts.joined(separator: " · ") + (steps < 2 ? " (undefined with a single step)" : "")
+  }
+
+  /// `report.md` of a multi-seed run: the per-step table and FM as mean ± std over seeds, and
+  /// one line per seed (its final means and FM) pointing at that seed's own report.
+  public static func render(seeds stats: MetricsAcrossSeeds, title: String) -> String {
+    var out = "# \(Markdown.escape(title))\n\n"
+    out += "Protocol: \(stats.evaluationProtocol.summary).\n\n"
+    out += "\(stats.seeds.count) seeds (\(stats.seeds.map(String.init).joined(separator: ", "))): every value is the mean ± sample "
+      + "standard deviation over seeds, in percent. Step means are taken per seed first; FM (Eq. 1, lower is better) is each "
+      + "seed's own FM.\n\n"
+    out += "## Per step\n\n"
+    out += stepTable(classes: stats.classes, steps: stats.steps) { step, className, metric in
+      Markdown.spread(className.map { stats.spread(step: step, class: $0, metric: metric) } ?? stats.meanSpread(step: step, metric: metric))
+    }
+    out += "\n" + forgettingLine(steps: stats.steps.count) { Markdown.spread(stats.forgetting($0)) } + "\n"
+    out += "\n## Seeds\n\n"
+    let rows = zip(stats.seeds, stats.runs).map { seed, run -> [String] in
+      let final = run.steps.last.flatMap { run.mean(step: $0) }
+      let fm = run.forgetting()
+      return ["[\(seed)](seed-\(seed)/report.md)"] + MetricName.allCases.map { Markdown.percent(final?[$0]) }
+        + [Markdown.percent(fm[.iAUROC] ?? nil)]
+    }
+    out += Markdown.table(header: ["Seed"] + MetricName.allCases.map { "Final \($0.title)" } + ["FM I-AUROC"], rows: rows)
+    return out
   }
 }
 
@@ -50,6 +83,12 @@ enum Markdown {
     guard let v = value else { return "–" }
     let scaled = (v * 1000).rounded() / 10
     return scaled == 0 ? "0.0" : String(format: "%.1f", scaled)  // never "-0.0"
+  }
+
+  /// "mean ± std" in percent (the mean alone for one seed), "–" for nil.
+  static func spread(_ value: Spread?) -> String {
+    guard let value else { return "–" }
+    return percent(value.mean) + (value.std.map { " ± " + percent($0) } ?? "")
   }
 
   /// Pipes would split a cell.

@@ -49,7 +49,7 @@ struct BenchAllReduce: ParsableCommand {
     }
     let names = presets.split(separator: ",").map(String.init)
     for n in names where ModelConfig.preset(n) == nil { throw ValidationError("--presets: unknown preset '\(n)' (tiny, demo, paper)") }
-    let comm: Communicator = MPICommunicator.launchedByMPIRun ? MPICommunicator() : LocalCommunicator()
+    let comm = processCommunicator()
     Threading.setThreads(Threading.defaultThreads())
     let p = comm.size
     func say(_ s: String) { if comm.isCoordinator { print(s) } }

@@ -1,0 +1,53 @@
+import Cluster
+import Foundation
+import Metrics
+
+/// One run into its directory, the way `iumad train` does it and each seed of a multi-seed run
+/// or study cell does it again: the directory with the resolved `config.yaml`, the log (rank 0:
+/// `train.log` and the terminal; rank R: `train.rank-R.log`), then every step of the schedule.
+/// Problems before training are `RunSetupError`s; checkpoint problems `CheckpointError`s.
+public struct RunLauncher {
+  public var resume: ResumeMode
+  public var communicator: Communicator
+  public var logIterations = false
+  /// The start of the log's first line (program version, config file, threads …).
+  public var header: String
+
+  public init(resume: ResumeMode, communicator: Communicator, header: String) {
+    self.resume = resume
+    self.communicator = communicator
+    self.header = header
+  }
+
+  @discardableResult
+  public func run(_ config: RunConfig, in directory: URL) throws -> MetricsMatrix {
+    // Every rank logs into the directory; rank 0 alone writes files for the user.
+    try Self.createDirectory(directory, config: communicator.isCoordinator ? config : nil)
+    let logName = communicator.isCoordinator ? "train.log" : "train.rank-\(communicator.rank).log"
+    let log = ProgressLog(path: directory.appendingPathComponent(logName).path, echo: communicator.isCoordinator)
+    log.everyIteration = logIterations
+    log.note("\(header), run directory \(directory.path), rank \(communicator.rank) of \(communicator.size)")
+    let run: IncrementalRun
+    do { run = try IncrementalRun(config: config, runDirectory: directory, progress: log, resume: resume, communicator: communicator) } catch {
+      log.note("setup failed:\n\(error)")
+      throw error as? RunSetupError ?? RunSetupError(["\(error)"])
+    }
+    let matrix: MetricsMatrix
+    do { matrix = try run.run() } catch let e as CheckpointError {
+      log.note("\(e)")
+      throw e
+    }
+    if communicator.isCoordinator { log.note("done: report in \(directory.appendingPathComponent("report.md").path)") }
+    return matrix
+  }
+
+  /// Creates a run directory, with the resolved `config.yaml` when `config` is given.
+  public static func createDirectory(_ directory: URL, config: RunConfig?) throws {
+    do {
+      try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+      if let config { try Data(config.yaml().utf8).write(to: directory.appendingPathComponent("config.yaml")) }
+    } catch {
+      throw RunSetupError(["cannot write to the run directory '\(directory.path)': \(error.localizedDescription)"])
+    }
+  }
+}

@@ -1,0 +1,78 @@
+import ArgumentParser
+import Cluster
+import Foundation
+import Incremental
+import Tensor
+
+/// The options `iumad train` and `iumad study` share: the config and its overrides, the data,
+/// threads, seeds and logging.
+struct RunOptions: ParsableArguments {
+  @Option(help: "YAML configuration file.")
+  var config: String
+
+  @Option(help: "Dataset root (overrides data.root).")
+  var data: String?
+
+  @Option(name: .customLong("set"), help: "Override a key: SECTION.KEY=VALUE, e.g. --set train.epochs_base=5 (repeatable).")
+  var overrides: [String] = []
+
+  @Option(help: "Threads for our kernels and OpenBLAS (default: cores / ranks on this node).")
+  var threads: Int?
+
+  @Option(help: "Train every schedule once per seed for N seeds: the config's seed and the N − 1 after it (replaces seeds: of the config); reports give mean ± std.")
+  var seeds: Int?
+
+  @Flag(help: "Write every iteration's losses to the log (default: each epoch end and every 10 s).")
+  var logIterations = false
+
+  /// The config file's name without extension (default output names).
+  var configName: String { URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent }
+
+  /// `--set` overrides plus the ones options stand for (`--data`, and the caller's `extra`).
+  func assignments(_ extra: [String] = []) -> [String] {
+    overrides + (data.map { ["data.root=\($0)"] } ?? []) + extra
+  }
+
+  /// Rank 0 reads and resolves the config and broadcasts it (as resolved YAML, or its error):
+  /// every rank trains exactly the configuration rank 0 saw, config file present or not.
+  /// `--seeds` is applied last.
+  func resolve(_ comm: Communicator, extra: [String] = []) throws -> RunConfig {
+    var text = "", failure = ""
+    if comm.isCoordinator {
+      do { text = try RunConfig.load(path: config, overrides: assignments(extra)).yaml() } catch {
+        failure = (error as? ConfigError)?.description ?? "\(config): \(error)"
+      }
+    }
+    failure = comm.broadcastString(failure)
+    if !failure.isEmpty { throw ValidationError(failure) }
+    var resolved: RunConfig
+    do { resolved = try RunConfig.parse(yaml: comm.broadcastString(text), source: "\(config) (from rank 0)") } catch let e as ConfigError {
+      throw ValidationError(e.description)
+    }
+    if let seeds {
+      guard seeds >= 1 else { throw ValidationError("--seeds: expected at least 1, got \(seeds)") }
+      resolved.seeds = (0..<seeds).map { resolved.seed + UInt64($0) }
+    }
+    return resolved
+  }
+
+  /// Sets the thread count (`--threads`, else `train.threads`, else cores / ranks on this node)
+  /// and returns the launcher of the config's runs.
+  func launcher(_ config: RunConfig, resume: ResumeMode, _ comm: Communicator, what: String) -> RunLauncher {
+    let n = threads ?? (config.train.threads > 0 ? config.train.threads : Threading.defaultThreads())
+    Threading.setThreads(n)
+    var launcher = RunLauncher(resume: resume, communicator: comm, header: "iumad \(IUMADVersion.string): \(what) \(self.config), \(n) threads")
+    launcher.logIterations = logIterations
+    return launcher
+  }
+}
+
+/// The communicator of this process: MPI when launched by mpirun, a world of one otherwise.
+func processCommunicator() -> Communicator {
+  MPICommunicator.launchedByMPIRun ? MPICommunicator() : LocalCommunicator()
+}
+
+/// Progress lines of commands that run several runs: rank 0 prints them on stderr.
+func coordinatorNote(_ comm: Communicator) -> (String) -> Void {
+  { line in if comm.isCoordinator { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
+}

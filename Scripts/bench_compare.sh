@@ -44,6 +44,8 @@ py="${PYTHON:-python3}"
 
 commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
 if [ -n "$(git status --porcelain -- Sources Package.swift 2>/dev/null)" ]; then commit="$commit+dirty"; fi
+binnote="$bin"
+if [ -n "${IUMAD_BIN:-}" ]; then binnote="$bin (IUMAD_BIN: built from whatever tree it was built from, not necessarily this commit)"; fi
 work=$(mktemp -d /tmp/bench_compare.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 load() { cut -d' ' -f1 /proc/loadavg; }
@@ -58,9 +60,9 @@ for r in $(seq 1 "$rounds"); do
     --steps "$steps" --json "$work/torch.$r.json" ${torch_args[@]+"${torch_args[@]}"}
 done
 
-"$py" - "$work" "$rounds" "$preset" "$batch" "$threads" "$commit" "$steps" "$out" <<'EOF'
+"$py" - "$work" "$rounds" "$preset" "$batch" "$threads" "$commit" "$steps" "$out" "$binnote" <<'EOF'
 import json, sys
-work, rounds, preset, batch, threads, commit, steps, out = sys.argv[1:]
+work, rounds, preset, batch, threads, commit, steps, out, binnote = sys.argv[1:]
 rounds = int(rounds)
 def rows(side):
     got = []
@@ -89,7 +91,8 @@ note = (f"s/step: best (min) of {rounds} round(s), each the mean of {steps} step
         f"scan loop {tdoc.get('scan_ref')}, OMP_WAIT_POLICY {tdoc.get('omp_wait_policy')}), "
         f"torch.mm 1024² {tdoc.get('sgemm_gflops', 0):.0f} GFLOP/s; iumad sgemm "
         f"{ours[0]['_doc'].get('sgemm_gflops', 0):.0f} GFLOP/s. 1-min load average before each run: "
-        f"ours [{loads('ours')}], torch [{loads('torch')}] (2 cores).")
+        f"ours [{loads('ours')}], torch [{loads('torch')}]. Commit: the work tree's HEAD (+dirty: "
+        f"uncommitted changes under Sources/); binary {binnote}.")
 table = "\n".join([head, "|" + "---|" * 11, line, "", note])
 print("\n" + table)
 if out:

@@ -32,7 +32,7 @@ What is identical to ours (Sources/Model):
     `--check-golden` runs the tiny model in float64 on Tests/Fixtures/model/golden_tiny.safetensors
     (the JAX reference our Swift tests are checked against) and compares every loss term and the
     stored gradients.
-What is not identical (and does not change the amount of work):
+What is not identical:
   * attention is torch.nn.MultiheadAttention (batch_first, need_weights=False, so PyTorch may pick its
     fused scaled_dot_product_attention kernels), whose q/k/v projections are one packed
     in_proj_weight [3d, d] + in_proj_bias [3d] instead of our three named q/k/v Linears (same numbers:
@@ -41,9 +41,14 @@ What is not identical (and does not change the amount of work):
     weight *distributions* follow ours (Xavier-uniform weights, zero biases, zero condition Linears,
     Mamba's dt/A/D initialisation), so value ranges match but the values do not;
   * the S6 selective scan is mamba_ssm's `selective_scan_ref` (a Python loop over the sequence with
-    tensor ops over batch × channels × state, autograd through every step), since mamba_ssm's fused
-    CUDA kernel does not run on CPU; by default the four ES2D directions are batched into one scan of
-    4·E channels with grouped B/C, as VMamba's SS2D does (`--scan per-direction` runs four scans);
+    tensor ops over batch × channels × state, autograd through every step; it materialises
+    exp(ΔA) and ΔBu as [B, 4E, L, N] and keeps every state for the backward), since mamba_ssm's fused
+    CUDA kernel does not run on CPU; ours is one fused kernel per direction with a hand-written
+    backward. By default the four ES2D directions are batched into one scan of 4·E channels with
+    grouped B/C, as VMamba's SS2D does (`--scan per-direction` runs four scans). mamba_ssm indexes
+    step i as deltaA[:, :, i], whose backward zero-fills a full-size gradient per step (O(L²) memory
+    traffic); `--scan-ref unbind` runs the same loop over unbind() views instead — same math, a
+    much faster backward, the stronger baseline;
   * eager mode: no torch.compile, no channels-last, no bf16/AMP; AdamW is torch.optim.AdamW with
     its defaults for CPU tensors (`--adamw fused|foreach` to try the others).
   * OMP_WAIT_POLICY=PASSIVE by default (`--omp-wait-policy default` to leave libgomp's spin-then-sleep):

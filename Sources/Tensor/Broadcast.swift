@@ -52,12 +52,9 @@ func forEachBroadcast(_ outShape: [Int], _ sa: [Int], _ sb: [Int], _ body: (Int,
 }
 
 extension Tensor {
-  /// out = f(a, b) with broadcasting; `da`, `db` give ∂f/∂a and ∂f/∂b at (a, b).
-
-  static func binary(
-    _ a: Tensor, _ b: Tensor, op: String, _ f: @escaping (Float, Float) -> Float,
-    da: @escaping (Float, Float) -> Float, db: @escaping (Float, Float) -> Float
-  ) -> Tensor {
+  /// out = f(a, b) with broadcasting; `f.da`, `f.db` give ∂f/∂a and ∂f/∂b at (a, b). Generic
+  /// over the function so each op's loops are specialised (no closure call per element).
+  static func binary<F: BinaryPointwiseFunction>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) -> Tensor {
     let av = a.data, bv = b.data
     if a.shape == b.shape {
       var y = [Float](repeating: 0, count: av.count)
@@ -65,45 +62,82 @@ extension Tensor {
         bv.withUnsafeBufferPointer { pb in
           y.withUnsafeMutableBufferPointer { py in
             Threading.parallelFor(av.count, grain: 16384) { r in
-              for i in r { py[i] = f(pa[i], pb[i]) }
+              for i in r { py[i] = f.value(pa[i], pb[i]) }
             }
           }
         }
       }
       return record(Tensor(shape: a.shape, data: y), op: op, [a, b]) { g in
-        if a.requiresGrad { a.accumulateGrad { ga in for i in 0..<ga.count { ga[i] += g[i] * da(av[i], bv[i]) } } }
-        if b.requiresGrad { b.accumulateGrad { gb in for i in 0..<gb.count { gb[i] += g[i] * db(av[i], bv[i]) } } }
+        av.withUnsafeBufferPointer { pa in
+          bv.withUnsafeBufferPointer { pb in
+            g.withUnsafeBufferPointer { pg in
+              if a.requiresGrad {
+                a.accumulateGrad { ga in
+                  Threading.parallelFor(ga.count, grain: 16384) { r in for i in r { ga[i] += pg[i] * f.da(pa[i], pb[i]) } }
+                }
+              }
+              if b.requiresGrad {
+                b.accumulateGrad { gb in
+                  Threading.parallelFor(gb.count, grain: 16384) { r in for i in r { gb[i] += pg[i] * f.db(pa[i], pb[i]) } }
+                }
+              }
+            }
+          }
+        }
       }
     }
     let outShape = broadcastShape(a.shape, b.shape, op: op)
     let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
     var y = [Float](repeating: 0, count: outShape.product)
     y.withUnsafeMutableBufferPointer { py in
-      forEachBroadcast(outShape, sa, sb) { o, ia, ib in py[o] = f(av[ia], bv[ib]) }
+      forEachBroadcast(outShape, sa, sb) { o, ia, ib in py[o] = f.value(av[ia], bv[ib]) }
     }
     return record(Tensor(shape: outShape, data: y), op: op, [a, b]) { g in
       // Broadcast dimensions sum their gradients back, in a fixed order (deterministic).
       if a.requiresGrad {
-        a.accumulateGrad { ga in forEachBroadcast(outShape, sa, sb) { o, ia, ib in ga[ia] += g[o] * da(av[ia], bv[ib]) } }
+        a.accumulateGrad { ga in forEachBroadcast(outShape, sa, sb) { o, ia, ib in ga[ia] += g[o] * f.da(av[ia], bv[ib]) } }
       }
       if b.requiresGrad {
-        b.accumulateGrad { gb in forEachBroadcast(outShape, sa, sb) { o, ia, ib in gb[ib] += g[o] * db(av[ia], bv[ib]) } }
+        b.accumulateGrad { gb in forEachBroadcast(outShape, sa, sb) { o, ia, ib in gb[ib] += g[o] * f.db(av[ia], bv[ib]) } }
       }
     }
   }
 
-  public static func + (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, op: "add", +, da: { _, _ in 1 }, db: { _, _ in 1 })
-  }
-  public static func - (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, op: "sub", -, da: { _, _ in 1 }, db: { _, _ in -1 })
-  }
-  public static func * (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, op: "mul", *, da: { _, y in y }, db: { x, _ in x })
-  }
-  public static func / (a: Tensor, b: Tensor) -> Tensor {
-    binary(a, b, op: "div", /, da: { _, y in 1 / y }, db: { x, y in -x / (y * y) })
-  }
+  public static func + (a: Tensor, b: Tensor) -> Tensor { binary(a, b, op: "add", Add()) }
+  public static func - (a: Tensor, b: Tensor) -> Tensor { binary(a, b, op: "sub", Sub()) }
+  public static func * (a: Tensor, b: Tensor) -> Tensor { binary(a, b, op: "mul", Mul()) }
+  public static func / (a: Tensor, b: Tensor) -> Tensor { binary(a, b, op: "div", Div()) }
+}
+
+/// f(a, b) and its partial derivatives, for `Tensor.binary`.
+protocol BinaryPointwiseFunction {
+  func value(_ a: Float, _ b: Float) -> Float
+  func da(_ a: Float, _ b: Float) -> Float
+  func db(_ a: Float, _ b: Float) -> Float
+}
+
+struct Add: BinaryPointwiseFunction {
+  func value(_ a: Float, _ b: Float) -> Float { a + b }
+  func da(_ a: Float, _ b: Float) -> Float { 1 }
+  func db(_ a: Float, _ b: Float) -> Float { 1 }
+}
+
+struct Sub: BinaryPointwiseFunction {
+  func value(_ a: Float, _ b: Float) -> Float { a - b }
+  func da(_ a: Float, _ b: Float) -> Float { 1 }
+  func db(_ a: Float, _ b: Float) -> Float { -1 }
+}
+
+struct Mul: BinaryPointwiseFunction {
+  func value(_ a: Float, _ b: Float) -> Float { a * b }
+  func da(_ a: Float, _ b: Float) -> Float { b }
+  func db(_ a: Float, _ b: Float) -> Float { a }
+}
+
+struct Div: BinaryPointwiseFunction {
+  func value(_ a: Float, _ b: Float) -> Float { a / b }
+  func da(_ a: Float, _ b: Float) -> Float { 1 / b }
+  func db(_ a: Float, _ b: Float) -> Float { -a / (b * b) }
 }
 
 extension Tensor {

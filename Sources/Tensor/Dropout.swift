@@ -8,11 +8,29 @@ extension Tensor {
     check(p >= 0 && p < 1, "dropout: probability must be in [0, 1), got \(p)")
     if p == 0 { return self }
     let scale = 1 / (1 - p)
-    let mask = rng.uniforms(count).map { $0 >= p ? scale : 0 }
+    var mask = rng.uniforms(count)
     let x = data
-    let y = (0..<count).map { x[$0] * mask[$0] }
+    var y = [Float](repeating: 0, count: count)
+    mask.withUnsafeMutableBufferPointer { m in
+      x.withUnsafeBufferPointer { px in
+        y.withUnsafeMutableBufferPointer { py in
+          Threading.parallelFor(count, grain: 16384) { r in
+            for i in r {
+              m[i] = m[i] >= p ? scale : 0
+              py[i] = px[i] * m[i]
+            }
+          }
+        }
+      }
+    }
     return Tensor.record(Tensor(shape: shape, data: y), op: "dropout", [self]) { g in
-      self.accumulateGrad { gx in for i in 0..<gx.count { gx[i] += g[i] * mask[i] } }
+      self.accumulateGrad { gx in
+        mask.withUnsafeBufferPointer { m in
+          g.withUnsafeBufferPointer { pg in
+            Threading.parallelFor(gx.count, grain: 16384) { r in for i in r { gx[i] += pg[i] * m[i] } }
+          }
+        }
+      }
     }
   }
 }

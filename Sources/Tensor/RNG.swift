@@ -96,8 +96,15 @@ public struct SampleStreams: RandomSource, Sendable {
     check(count % b == 0, "SampleStreams: \(count) draws cannot be split over \(b) samples")
     var out = [Float](repeating: 0, count: count)
     let chunk = count / b
-    for s in 0..<b {
-      for i in 0..<chunk { out[s * chunk + i] = streams[s].uniform() }
+    // Streams are independent: samples draw in parallel, each into its own chunk.
+    out.withUnsafeMutableBufferPointer { o in
+      streams.withUnsafeMutableBufferPointer { st in
+        Threading.parallelFor(b) { range in
+          for s in range {
+            for i in 0..<chunk { o[s * chunk + i] = st[s].uniform() }
+          }
+        }
+      }
     }
     return out
   }

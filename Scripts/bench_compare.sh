@@ -13,7 +13,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 preset=paper batch=8 threads=2 rounds=2 steps=2 out="" torch_args=()
-usage() { sed -n '2,12p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
+usage() { sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit "${1:-0}"; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --preset) preset=$2; shift 2 ;;
@@ -87,8 +87,8 @@ line = (f"| {preset} | {batch} | {threads} | {commit} | {bo:.3f} | {bt:.3f} | {b
         f"| {int(batch) / bt:.2f} | {ro:.0f} | {rt:.0f} |")
 note = (f"s/step: best (min) of {rounds} round(s), each the mean of {steps} step(s) after one warm-up step "
         f"(forward + backward + AdamW); all rounds: ours [{all_o}], torch [{all_t}]. Peak RSS: the largest of "
-        f"the rounds. torch {tdoc.get('torch_version')} ({tdoc.get('scan')} ES2D scan, selective_scan_ref), "
-        f"scan loop {tdoc.get('scan_ref')}, OMP_WAIT_POLICY {tdoc.get('omp_wait_policy')}), "
+        f"the rounds. torch {tdoc.get('torch_version')} ({tdoc.get('scan')} ES2D scan, selective_scan_ref loop "
+        f"'{tdoc.get('scan_ref')}', OMP_WAIT_POLICY {tdoc.get('omp_wait_policy')}), "
         f"torch.mm 1024² {tdoc.get('sgemm_gflops', 0):.0f} GFLOP/s; iumad sgemm "
         f"{ours[0]['_doc'].get('sgemm_gflops', 0):.0f} GFLOP/s. 1-min load average before each run: "
         f"ours [{loads('ours')}], torch [{loads('torch')}]. Commit: the work tree's HEAD (+dirty: "

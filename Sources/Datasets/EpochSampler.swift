@@ -32,10 +32,8 @@ public struct EpochSampler: Sendable {
 
   /// Rank `rank`'s part of every global batch of the epoch.
   public func batches(epoch: Int, globalBatch: Int, rank: Int, worldSize: Int) -> [[Int]] {
-    precondition(worldSize > 0 && (0..<worldSize).contains(rank), "EpochSampler: rank \(rank) outside world of \(worldSize)")
-    return globalBatches(epoch: epoch, globalBatch: globalBatch).map { batch in
-      let n = batch.count
-      return Array(batch[(rank * n / worldSize)..<((rank + 1) * n / worldSize)])
+    globalBatches(epoch: epoch, globalBatch: globalBatch).map {
+      Self.microBatches($0, micro: 0, rank: rank, worldSize: worldSize).first ?? []
     }
   }
 

@@ -16,48 +16,30 @@ extension Tensor {
     check(heads >= 1 && hd % heads == 0 && hdv % heads == 0,
                  "attention: \(heads) heads do not divide q width \(hd) and v width \(hdv)")
     check(p >= 0 && p < 1, "attention: dropout must be in [0, 1), got \(p)")
-    let d = hd / heads, dv = hdv / heads, scale = 1 / Float(d).squareRoot()
-    let pairs = b * heads, tt = tq * tk
-    // Query rows per block: about 64 K scores (256 KB), whatever the key length.
-    let block = max(1, min(tq, 65_536 / max(tk, 1)))
-    var probs = [Float](repeating: 0, count: pairs * tt)
-    // Dropout keeps the mask (0 or 1/(1−p)); without dropout nothing is stored.
-    let mask: [Float] = p > 0 ? rng.uniforms(pairs * tt).map { $0 >= p ? 1 / (1 - p) : 0 } : []
+    let geo = AttentionGeometry(b: b, tq: tq, tk: tk, heads: heads, d: hd / heads, dv: hdv / heads)
+    // The dropout mask is drawn from counters where it is used, here and again in the backward.
+    let draws = rng.uniformDraws(p > 0 ? geo.pairs * tq * tk : 0)
     var out = [Float](repeating: 0, count: b * tq * hdv)
     let qv = q.data, kv = k.data, vv = v.data
     qv.withUnsafeBufferPointer { pq in
       kv.withUnsafeBufferPointer { pk in
         vv.withUnsafeBufferPointer { pv in
-          probs.withUnsafeMutableBufferPointer { pp in
-            out.withUnsafeMutableBufferPointer { po in
-              // (batch, head) pairs are independent: in parallel, each with its own scratch.
-              // Query rows go in blocks whose scores stay in cache from the GEMM through the
-              // softmax to the product with V.
-              Threading.parallelForBLAS(pairs) { range in
-              var dropped = [Float](repeating: 0, count: p > 0 ? block * tk : 0)
-              dropped.withUnsafeMutableBufferPointer { pdrop in
+          out.withUnsafeMutableBufferPointer { po in
+            // (batch, head) pairs are independent: in parallel, each with its own scratch. Query
+            // rows go in blocks whose scores stay in cache from the GEMM through the softmax to
+            // the product with V; they are never stored (the backward computes them again).
+            Threading.parallelFor(geo.pairs) { range in
+              let scratch = AttentionScratch(geo, dropout: p > 0)
               for pair in range {
-                let bi = pair / heads, h = pair % heads
-                for r0 in stride(from: 0, to: tq, by: block) {
-                  let rows = min(block, tq - r0)
-                  let s = pp.baseAddress! + pair * tt + r0 * tk
-                  sgemm(transB: true, m: rows, n: tk, k: d, alpha: scale,
-                        a: pq.baseAddress! + (bi * tq + r0) * hd + h * d, lda: hd,
-                        b: pk.baseAddress! + bi * tk * hd + h * d, ldb: hd, c: s, ldc: tk)
-                  for i in 0..<rows { softmaxRow(s + i * tk, s + i * tk, tk) }
-                  var a = UnsafePointer(s)
-                  if p > 0 {
-                    let m = pair * tt + r0 * tk
-                    for i in 0..<(rows * tk) { pdrop[i] = s[i] * mask[m + i] }
-                    a = UnsafePointer(pdrop.baseAddress!)
-                  }
-                  sgemm(m: rows, n: dv, k: tk, a: a, lda: tk,
-                        b: pv.baseAddress! + bi * tk * hdv + h * dv, ldb: hdv,
-                        c: po.baseAddress! + (bi * tq + r0) * hdv + h * dv, ldc: hdv)
+                for r0 in stride(from: 0, to: tq, by: geo.block) {
+                  let rows = min(geo.block, tq - r0)
+                  let probs = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs)
+                  let used = scratch.dropped(probs, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
+                  sgemm(m: rows, n: geo.dv, k: tk, a: used, lda: tk, b: geo.head(pv.baseAddress!, pair, tk, geo.dv), ldb: hdv,
+                        c: geo.head(po.baseAddress!, pair, tq, geo.dv) + r0 * hdv, ldc: hdv)
                 }
               }
-              }
-              }
+              scratch.deallocate()
             }
           }
         }
@@ -69,10 +51,11 @@ extension Tensor {
       var dk: [Float]? = k.requiresGrad ? [Float](repeating: 0, count: kv.count) : nil
       var dvv: [Float]? = v.requiresGrad ? [Float](repeating: 0, count: vv.count) : nil
       defer {
-        if let dq { q.accumulateGrad { g in for i in 0..<g.count { g[i] += dq[i] } } }
-        if let dk { k.accumulateGrad { g in for i in 0..<g.count { g[i] += dk[i] } } }
-        if let dvv { v.accumulateGrad { g in for i in 0..<g.count { g[i] += dvv[i] } } }
+        if let dq { q.accumulateGrad(dq) }
+        if let dk { k.accumulateGrad(dk) }
+        if let dvv { v.accumulateGrad(dvv) }
       }
+      let d = geo.d, dv = geo.dv
       g.withUnsafeBufferPointer { pg in
         qv.withUnsafeBufferPointer { pq in
           kv.withUnsafeBufferPointer { pk in
@@ -80,55 +63,42 @@ extension Tensor {
               dq.withUnsafeMutableBufferPointerIfPresent { gq in
                 dk.withUnsafeMutableBufferPointerIfPresent { gk in
                   dvv.withUnsafeMutableBufferPointerIfPresent { gv in
-                    probs.withUnsafeBufferPointer { pprobs in
                     // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
-                    Threading.parallelForBLAS(pairs) { range in
-                    var dP = [Float](repeating: 0, count: block * tk)
-                    var pd = [Float](repeating: 0, count: p > 0 ? block * tk : 0)
-                    dP.withUnsafeMutableBufferPointer { pdp in
-                    pd.withUnsafeMutableBufferPointer { ppd in
+                    Threading.parallelFor(geo.pairs) { range in
+                      let scratch = AttentionScratch(geo, dropout: p > 0)
+                      let dP = scratch.gradient
                       for pair in range {
-                        let bi = pair / heads, h = pair % heads
-                        let vh = pv.baseAddress! + bi * tk * hdv + h * dv
-                        for r0 in stride(from: 0, to: tq, by: block) {
-                          let rows = min(block, tq - r0)
-                          let go = pg.baseAddress! + (bi * tq + r0) * hdv + h * dv
-                          let P = pprobs.baseAddress! + pair * tt + r0 * tk
-                          let m = pair * tt + r0 * tk
-                          var used = P
-                          if p > 0 {
-                            for i in 0..<(rows * tk) { ppd[i] = P[i] * mask[m + i] }
-                            used = UnsafePointer(ppd.baseAddress!)
-                          }
+                        let qh = geo.head(pq.baseAddress!, pair, tq, d), kh = geo.head(pk.baseAddress!, pair, tk, d)
+                        let vh = geo.head(pv.baseAddress!, pair, tk, dv)
+                        for r0 in stride(from: 0, to: tq, by: geo.block) {
+                          let rows = min(geo.block, tq - r0), at = geo.scoreOffset(pair, r0)
+                          let go = geo.head(pg.baseAddress!, pair, tq, dv) + r0 * hdv
+                          let P = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs)
+                          let used = scratch.dropped(P, rows * tk, at: at, p: p, draws: draws)
                           if let gv {
                             sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
-                                  c: gv.baseAddress! + bi * tk * hdv + h * dv, ldc: hdv)
+                                  c: geo.head(gv.baseAddress!, pair, tk, dv), ldc: hdv)
                           }
                           guard gq != nil || gk != nil else { continue }
                           // dP = dO·Vᵀ (through the dropout mask), then the softmax backward row by row.
-                          sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: pdp.baseAddress!, ldc: tk)
-                          if p > 0 { for i in 0..<(rows * tk) { pdp[i] *= mask[m + i] } }
+                          sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: dP, ldc: tk)
+                          if p > 0 { draws.forEach(in: at..<(at + rows * tk)) { e, u in dP[e - at] *= dropoutFactor(u, p) } }
                           for i in 0..<rows {
-                            let row = pdp.baseAddress! + i * tk, prob = P + i * tk
-                            var dot: Float = 0
-                            for j in 0..<tk { dot += row[j] * prob[j] }
+                            let row = dP + i * tk, prob = P + i * tk
+                            let dot = laneDot(row, prob, tk)
                             for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
                           }
                           if let gq {
-                            sgemm(m: rows, n: d, k: tk, alpha: scale, a: pdp.baseAddress!, lda: tk,
-                                  b: pk.baseAddress! + bi * tk * hd + h * d, ldb: hd, beta: 1,
-                                  c: gq.baseAddress! + (bi * tq + r0) * hd + h * d, ldc: hd)
+                            sgemm(m: rows, n: d, k: tk, alpha: geo.scale, a: dP, lda: tk, b: kh, ldb: hd, beta: 1,
+                                  c: geo.head(gq.baseAddress!, pair, tq, d) + r0 * hd, ldc: hd)
                           }
                           if let gk {
-                            sgemm(transA: true, m: tk, n: d, k: rows, alpha: scale, a: pdp.baseAddress!, lda: tk,
-                                  b: pq.baseAddress! + (bi * tq + r0) * hd + h * d, ldb: hd, beta: 1,
-                                  c: gk.baseAddress! + bi * tk * hd + h * d, ldc: hd)
+                            sgemm(transA: true, m: tk, n: d, k: rows, alpha: geo.scale, a: dP, lda: tk,
+                                  b: qh + r0 * hd, ldb: hd, beta: 1, c: geo.head(gk.baseAddress!, pair, tk, d), ldc: hd)
                           }
                         }
                       }
-                    }
-                    }
-                    }
+                      scratch.deallocate()
                     }
                   }
                 }
@@ -146,15 +116,79 @@ extension Tensor {
     return attention(q: q, k: k, v: v, heads: heads, dropout: 0, rng: &rng)
   }
 
-  /// The same computation composed from plain ops: the reference the fused kernel is tested against.
-  public static func attentionReference(q: Tensor, k: Tensor, v: Tensor, heads: Int) -> Tensor {
+  /// The same computation composed from plain ops: the reference the fused kernel is tested
+  /// against. `dropoutMask` [B·H, Tq, Tk] multiplies the probabilities.
+  public static func attentionReference(q: Tensor, k: Tensor, v: Tensor, heads: Int, dropoutMask: Tensor? = nil) -> Tensor {
     let b = q.shape[0], tq = q.shape[1], tk = k.shape[1]
     let d = q.shape[2] / heads, dv = v.shape[2] / heads
     func split(_ t: Tensor, _ n: Int, _ w: Int) -> Tensor {
       t.reshaped([b, n, heads, w]).permuted([0, 2, 1, 3]).reshaped([b * heads, n, w])
     }
     let s = matmul(split(q, tq, d), split(k, tk, d), transposeB: true) * (1 / Float(d).squareRoot())
-    let o = matmul(s.softmax(), split(v, tk, dv))
+    let probs = dropoutMask.map { s.softmax() * $0 } ?? s.softmax()
+    let o = matmul(probs, split(v, tk, dv))
     return o.reshaped([b, heads, tq, dv]).permuted([0, 2, 1, 3]).reshaped([b, tq, heads * dv])
+  }
+}
+
+/// Sizes of one attention call, and where a (batch, head) pair's data lie in the interleaved
+/// [B, T, H·w] layout.
+struct AttentionGeometry {
+  let b, tq, tk, heads, d, dv: Int
+  let pairs: Int, scale: Float
+  /// Query rows per block: about 64 K scores (256 KB), whatever the key length.
+  let block: Int
+
+  init(b: Int, tq: Int, tk: Int, heads: Int, d: Int, dv: Int) {
+    (self.b, self.tq, self.tk, self.heads, self.d, self.dv) = (b, tq, tk, heads, d, dv)
+    pairs = b * heads
+    scale = 1 / Float(d).squareRoot()
+    block = max(1, min(tq, 65_536 / max(tk, 1)))
+  }
+
+  /// Head `pair % heads` of sample `pair / heads` in a [B, t, H·w] tensor.
+  func head<P: _Pointer>(_ base: P, _ pair: Int, _ t: Int, _ w: Int) -> P {
+    let sample = pair / heads, h = pair % heads
+    let offset: Int = (sample * t * heads + h) * w
+    return base.advanced(by: offset)
+  }
+
+  /// Index of score (pair, row r0, key 0) in the batch-major [B, H, Tq, Tk] order of the dropout draws.
+  func scoreOffset(_ pair: Int, _ r0: Int) -> Int { (pair * tq + r0) * tk }
+
+  /// softmax(Q·Kᵀ/√d) for query rows r0..<r0+rows of one pair, into `s` (rows × tk). The forward
+  /// and backward call this with the same arguments, so the backward sees the same bits.
+  func probabilities(_ pair: Int, _ r0: Int, _ rows: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                     into s: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+    sgemm(transB: true, m: rows, n: tk, k: d, alpha: scale, a: head(q, pair, tq, d) + r0 * heads * d, lda: heads * d,
+          b: head(k, pair, tk, d), ldb: heads * d, c: s, ldc: tk)
+    for i in 0..<rows { softmaxRow(s + i * tk, s + i * tk, tk) }
+    return s
+  }
+}
+
+/// One thread's blocks of scores: probabilities, their dropped-out copy, and the gradient.
+struct AttentionScratch {
+  let probs, gradient: UnsafeMutablePointer<Float>
+  let droppedProbs: UnsafeMutablePointer<Float>?
+
+  init(_ geo: AttentionGeometry, dropout: Bool) {
+    let n = geo.block * geo.tk
+    probs = .allocate(capacity: n)
+    gradient = .allocate(capacity: n)
+    droppedProbs = dropout ? .allocate(capacity: n) : nil
+  }
+
+  /// `probs` with the dropout mask applied (a copy), or `probs` itself without dropout.
+  func dropped(_ probs: UnsafeMutablePointer<Float>, _ n: Int, at offset: Int, p: Float, draws: UniformDraws) -> UnsafePointer<Float> {
+    guard let out = droppedProbs, p > 0 else { return UnsafePointer(probs) }
+    draws.forEach(in: offset..<(offset + n)) { e, u in out[e - offset] = probs[e - offset] * Tensor.dropoutFactor(u, p) }
+    return UnsafePointer(out)
+  }
+
+  func deallocate() {
+    probs.deallocate()
+    gradient.deallocate()
+    droppedProbs?.deallocate()
   }
 }

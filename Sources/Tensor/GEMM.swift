@@ -19,12 +19,68 @@ public func sgemm(
     }
     return
   }
+  let lda = lda ?? (transA ? m : k), ldb = ldb ?? (transB ? k : n), ldc = ldc ?? n
+  let parts = GEMMPartition.parts(m: m, n: n, k: k, threads: Threading.threads)
+  if parts <= 1 {
+    cblasSgemm(transA, transB, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)
+    return
+  }
+  // Blocks of C's rows (or columns), one per thread, OpenBLAS single-threaded in each: the
+  // same kernels produce the same bits as one call, and OpenBLAS's own pool never spins.
+  let alongRows = m >= n
+  let extent = alongRows ? m : n
+  Threading.parallelFor(parts) { range in
+    for p in range {
+      let lo = GEMMPartition.boundary(p, of: parts, extent: extent)
+      let hi = GEMMPartition.boundary(p + 1, of: parts, extent: extent)
+      if lo == hi { continue }
+      if alongRows {
+        cblasSgemm(transA, transB, hi - lo, n, k, alpha, transA ? a + lo : a + lo * lda, lda, b, ldb, beta, c + lo * ldc, ldc)
+      } else {
+        cblasSgemm(transA, transB, m, hi - lo, k, alpha, a, lda, transB ? b + lo * ldb : b + lo, ldb, beta, c + lo, ldc)
+      }
+    }
+  }
+}
+
+@usableFromInline
+func cblasSgemm(
+  _ transA: Bool, _ transB: Bool, _ m: Int, _ n: Int, _ k: Int, _ alpha: Float,
+  _ a: UnsafePointer<Float>, _ lda: Int, _ b: UnsafePointer<Float>, _ ldb: Int,
+  _ beta: Float, _ c: UnsafeMutablePointer<Float>, _ ldc: Int
+) {
   cblas_sgemm(
     CblasRowMajor, transA ? CblasTrans : CblasNoTrans, transB ? CblasTrans : CblasNoTrans,
-    Int32(m), Int32(n), Int32(k), alpha,
-    a, Int32(lda ?? (transA ? m : k)),
-    b, Int32(ldb ?? (transB ? k : n)),
-    beta, c, Int32(ldc ?? n))
+    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb), beta, c, Int32(ldc))
+}
+
+/// How a GEMM is split among our threads. OpenBLAS always runs single-threaded (see
+/// `Threading.setThreads`): its idle workers spin in sched_yield between calls, stealing the
+/// cores from the element-wise kernels that run in between.
+@usableFromInline
+enum GEMMPartition {
+  /// Block boundaries are multiples of this, so every row (column) of C is computed by the same
+  /// OpenBLAS micro-kernel at the same position in its tile as in an unsplit call.
+  @usableFromInline static let align = 64
+  /// Each block's m·n·k stays above OpenBLAS's small-matrix path (≤ 100³), which sums in another
+  /// order, and large enough to repay the dispatch.
+  @usableFromInline static let minWorkPerPart = 2_000_000
+
+  @usableFromInline
+  static func parts(m: Int, n: Int, k: Int, threads: Int) -> Int {
+    guard threads > 1 else { return 1 }
+    let extent = max(m, n)
+    let byAlign = extent / align
+    let byWork = (m * n * k) / minWorkPerPart
+    return max(1, min(threads, byAlign, byWork))
+  }
+
+  @usableFromInline
+  static func boundary(_ p: Int, of parts: Int, extent: Int) -> Int {
+    if p >= parts { return extent }
+    let blocks = (extent + align - 1) / align
+    return min(extent, blocks * p / parts * align)
+  }
 }
 
 /// Floating-point operations issued by the kernels that count them (GEMM, convolution,

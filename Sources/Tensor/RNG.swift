@@ -21,18 +21,44 @@ public struct RNG: Sendable, Equatable {
     self.init(seed: seed, stream: h)
   }
 
+  @usableFromInline static let increment: UInt64 = 0x9E37_79B9_7F4A_7C15
+
   @inlinable
-  public mutating func next() -> UInt64 {
-    state &+= 0x9E37_79B9_7F4A_7C15
+  static func mix(_ state: UInt64) -> UInt64 {
     var z = state
     z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
     z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
     return z ^ (z >> 31)
   }
 
+  @inlinable
+  public mutating func next() -> UInt64 {
+    state &+= Self.increment
+    return Self.mix(state)
+  }
+
+  @inlinable
+  static func unitFloat(_ bits: UInt64) -> Float { Float(bits >> 40) * (1.0 / 16_777_216.0) }
+
   /// Uniform in [0, 1) with 24 random bits.
   @inlinable
-  public mutating func uniform() -> Float { Float(next() >> 40) * (1.0 / 16_777_216.0) }
+  public mutating func uniform() -> Float { Self.unitFloat(next()) }
+
+  /// The state is a counter: the generator `n` draws ahead, without drawing them.
+  @inlinable
+  public func advanced(by n: Int) -> RNG {
+    var r = self
+    r.state &+= UInt64(truncatingIfNeeded: n) &* Self.increment
+    return r
+  }
+
+  /// What the `i`-th call of `uniform()` from this state (counting from 0) returns, without the
+  /// calls before it: kernels draw any element of a mask independently, in parallel, and again
+  /// in the backward pass instead of storing the mask.
+  @inlinable
+  public func uniform(at i: Int) -> Float {
+    Self.unitFloat(Self.mix(state &+ UInt64(truncatingIfNeeded: i + 1) &* Self.increment))
+  }
 
   @inlinable
   public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * uniform() }
@@ -68,14 +94,48 @@ public struct RNG: Sendable, Equatable {
 /// Where random draws for a tensor op come from: one stream (`RNG`) or one stream per sample
 /// (`SampleStreams`).
 public protocol RandomSource {
-  /// `count` uniforms in [0, 1) for a tensor laid out batch-major.
-  mutating func uniforms(_ count: Int) -> [Float]
+  /// Reserves `count` uniforms in [0, 1) for a tensor laid out batch-major; the kernel reads
+  /// them from the returned draws in any order (see `UniformDraws`).
+  mutating func uniformDraws(_ count: Int) -> UniformDraws
   /// The generator that draws for sample `index` of a batch of `batch`.
   mutating func withSample<T>(_ index: Int, of batch: Int, _ body: (inout RNG) -> T) -> T
 }
 
+extension RandomSource {
+  /// `count` uniforms, materialised.
+  public mutating func uniforms(_ count: Int) -> [Float] {
+    let draws = uniformDraws(count)
+    return (0..<count).map { draws[$0] }
+  }
+}
+
+/// `count` reserved uniforms, computed on demand: element e is draw e mod `chunk` of stream
+/// e / `chunk` (one chunk per stream), the same number sequential drawing would give.
+public struct UniformDraws: Sendable {
+  public let starts: [RNG]
+  public let chunk: Int
+
+  @inlinable public subscript(e: Int) -> Float { starts[e / chunk].uniform(at: e % chunk) }
+
+  /// `body(i, u)` for every element i in `range` with its uniform u: the stream lookup is paid
+  /// once per chunk, not per element.
+  @inlinable
+  public func forEach(in range: Range<Int>, _ body: (Int, Float) -> Void) {
+    var e = range.lowerBound
+    while e < range.upperBound {
+      let s = e / chunk, end = min(range.upperBound, (s + 1) * chunk)
+      let rng = starts[s], base = s * chunk
+      for i in e..<end { body(i, rng.uniform(at: i - base)) }
+      e = end
+    }
+  }
+}
+
 extension RNG: RandomSource {
-  public mutating func uniforms(_ count: Int) -> [Float] { (0..<count).map { _ in uniform() } }
+  public mutating func uniformDraws(_ count: Int) -> UniformDraws {
+    defer { self = advanced(by: count) }
+    return UniformDraws(starts: [self], chunk: max(count, 1))
+  }
   public mutating func withSample<T>(_ index: Int, of batch: Int, _ body: (inout RNG) -> T) -> T { body(&self) }
 }
 
@@ -91,22 +151,11 @@ public struct SampleStreams: RandomSource, Sendable {
     self.streams = streams
   }
 
-  public mutating func uniforms(_ count: Int) -> [Float] {
+  public mutating func uniformDraws(_ count: Int) -> UniformDraws {
     let b = streams.count
     check(count % b == 0, "SampleStreams: \(count) draws cannot be split over \(b) samples")
-    var out = [Float](repeating: 0, count: count)
-    let chunk = count / b
-    // Streams are independent: samples draw in parallel, each into its own chunk.
-    out.withUnsafeMutableBufferPointer { o in
-      streams.withUnsafeMutableBufferPointer { st in
-        Threading.parallelFor(b) { range in
-          for s in range {
-            for i in 0..<chunk { o[s * chunk + i] = st[s].uniform() }
-          }
-        }
-      }
-    }
-    return out
+    defer { streams = streams.map { $0.advanced(by: count / b) } }
+    return UniformDraws(starts: streams, chunk: max(count / b, 1))
   }
 
   public mutating func withSample<T>(_ index: Int, of batch: Int, _ body: (inout RNG) -> T) -> T {

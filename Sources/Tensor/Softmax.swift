@@ -5,13 +5,10 @@ import Foundation
 /// Numerically stable softmax of one row, in place from `x` into `y`.
 
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
-  var m = -Float.infinity
-  for j in 0..<n { m = max(m, x[j]) }
-  // Exponentials first (a loop that vectorises), then the sum in index order.
+  let m = laneMax(x, n)
+  // Exponentials first (a loop that vectorises), then their sum in lanes.
   for j in 0..<n { y[j] = fastExp(x[j] - m) }
-  var s: Float = 0
-  for j in 0..<n { s += y[j] }
-  let inv = 1 / s
+  let inv = 1 / laneSum(y, n)
   for j in 0..<n { y[j] *= inv }
 }
 

@@ -78,6 +78,18 @@ public final class Tensor {
     grad!.withUnsafeMutableBufferPointer { body($0) }
   }
 
+  /// Adds `g` to the gradient. The first contribution becomes the gradient as it is, instead of
+  /// being added to a freshly zeroed buffer.
+  public func accumulateGrad(_ g: [Float]) {
+    check(g.count == data.count, "accumulateGrad: \(g.count) values for a tensor of \(data.count)")
+    if grad == nil { grad = g; return }
+    grad!.withUnsafeMutableBufferPointer { d in
+      g.withUnsafeBufferPointer { s in
+        Threading.parallelFor(d.count, grain: 16384) { r in for i in r { d[i] += s[i] } }
+      }
+    }
+  }
+
 }
 
 extension Tensor: CustomStringConvertible {

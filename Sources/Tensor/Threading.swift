@@ -4,7 +4,10 @@ import Foundation
 
 /// Thread budget shared by our kernels and OpenBLAS, so the two never oversubscribe the cores.
 public enum Threading {
-  nonisolated(unsafe) private static var _threads: Int = defaultThreads()
+  nonisolated(unsafe) private static var _threads: Int = {
+    openblas_set_num_threads(1)  // before the first GEMM: see `setThreads`
+    return defaultThreads()
+  }()
 
   /// Threads per process: `IUMAD_THREADS` if set, else the cores divided among the MPI ranks on
   /// this node (`OMPI_COMM_WORLD_LOCAL_SIZE`), at least one.
@@ -16,22 +19,24 @@ public enum Threading {
     return max(1, cores / max(1, local))
   }
 
-  /// Our kernels' width: the process setting, or a smaller limit set for the current task.
-  public static var threads: Int { min(_threads, threadLimit ?? _threads) }
+  /// Our kernels' width: the process setting, or the one set for the current task.
+  public static var threads: Int { threadOverride ?? _threads }
 
-  @TaskLocal static var threadLimit: Int?
+  @TaskLocal static var threadOverride: Int?
 
-  /// Runs `body` with our kernels limited to `n` threads in this task only (OpenBLAS unchanged):
-  /// lets tests compare thread counts without touching the process-wide setting.
-  public static func withThreadLimit<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
-    try $threadLimit.withValue(max(1, n)) { try body() }
+  /// Runs `body` with our kernels on `n` threads in this task only (OpenBLAS unchanged): lets
+  /// tests compare thread counts without touching the process-wide setting, and keeps loops
+  /// nested in a parallel chunk on that chunk's thread.
+  public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+    try $threadOverride.withValue(max(1, n)) { try body() }
   }
 
-  /// Sets our parallel-for width and OpenBLAS's thread count together.
+  /// Sets our parallel-for width. OpenBLAS stays single-threaded: `sgemm` splits large products
+  /// among our threads itself (see `GEMMPartition`).
   public static func setThreads(_ n: Int) {
     check(n >= 1, "Threading.setThreads: thread count must be >= 1, got \(n)")
     _threads = n
-    openblas_set_num_threads(Int32(n))
+    openblas_set_num_threads(1)
   }
 
   /// Runs `body(range)` over `0..<count` split into at most `threads` contiguous chunks.
@@ -47,20 +52,16 @@ public enum Threading {
       DispatchQueue.concurrentPerform(iterations: chunks) { c in
         let lo = count * c / chunks
         let hi = count * (c + 1) / chunks
-        if lo < hi { body(lo..<hi) }
+        if lo < hi { runChunk(lo..<hi, body) }
       }
     }
   }
 }
 
 extension Threading {
-  /// `parallelFor` for loops whose bodies call BLAS on small matrices: OpenBLAS runs
-  /// single-threaded inside, so the calls run side by side instead of queueing for its pool.
-  public static func parallelForBLAS(_ count: Int, grain: Int = 1, _ body: (Range<Int>) -> Void) {
-    guard min(threads, max(1, count / max(1, grain))) > 1 else { body(0..<max(count, 0)); return }
-    openblas_set_num_threads(1)
-    defer { openblas_set_num_threads(Int32(_threads)) }
-    parallelFor(count, grain: grain, body)
+  /// A parallel loop (or GEMM) inside a chunk runs on the chunk's own thread.
+  @usableFromInline static func runChunk(_ range: Range<Int>, _ body: (Range<Int>) -> Void) {
+    withThreads(1) { body(range) }
   }
 
   /// `transform(i)` for every i in 0..<count, in parallel, results in index order. If any call

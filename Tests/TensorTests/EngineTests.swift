@@ -114,6 +114,51 @@ struct EngineTests {
     #expect(abs(mean) < 0.03 && abs(variance - 1) < 0.05)
   }
 
+  @Test func counterDrawsMatchSequentialDraws() {
+    var seq = RNG(seed: 9)
+    let start = seq
+    let drawn = (0..<100).map { _ in seq.uniform() }
+    #expect((0..<100).map { start.uniform(at: $0) } == drawn)
+    #expect(start.advanced(by: 100) == seq)
+    // Reserved draws: one stream in order, or chunk b of a batch-major tensor from stream b.
+    var one = RNG(seed: 3), copy = one
+    let reserved = one.uniformDraws(30)
+    #expect((0..<30).map { reserved[$0] } == (0..<30).map { _ in copy.uniform() })
+    #expect(one == copy)
+    var streams = SampleStreams([RNG(seed: 1), RNG(seed: 2), RNG(seed: 3)])
+    var separate = streams.streams
+    let draws = streams.uniformDraws(12)
+    var expected: [Float] = []
+    for s in 0..<3 { for _ in 0..<4 { expected.append(separate[s].uniform()) } }
+    var visited: [Float] = []
+    draws.forEach(in: 2..<12) { i, u in #expect(visited.count == i - 2); visited.append(u) }
+    #expect(visited == Array(expected[2...]))
+    #expect(streams.streams == separate)
+  }
+
+  /// GEMMs split among threads give the bits of one unsplit call, for every transpose and for
+  /// sizes that do not divide evenly.
+  @Test func splitGEMMIsBitIdenticalToOneCall() {
+    #expect(GEMMPartition.parts(m: 64, n: 64, k: 64, threads: 4) == 1)
+    #expect(GEMMPartition.parts(m: 1000, n: 300, k: 200, threads: 4) == 4)
+    #expect((0...3).map { GEMMPartition.boundary($0, of: 3, extent: 1000) } == [0, 320, 640, 1000])
+    var rng = RNG(seed: 4)
+    for (m, n, k) in [(333, 97, 129), (70, 515, 64), (1000, 300, 200)] {
+      for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
+        let a = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }, b = (0..<(k * n)).map { _ in rng.uniform(-1, 1) }
+        let c0 = (0..<(m * n)).map { _ in rng.uniform(-1, 1) }
+        func product(threads: Int) -> [Float] {
+          var c = c0
+          Threading.withThreads(threads) {
+            sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: a, b: b, beta: 0.5, c: &c)
+          }
+          return c
+        }
+        #expect(product(threads: 1) == product(threads: 8), "m \(m) n \(n) k \(k) transA \(ta) transB \(tb)")
+      }
+    }
+  }
+
   @Test func parallelForVisitsEveryIndexOnce() {
     var hits = [Int](repeating: 0, count: 1000)
     hits.withUnsafeMutableBufferPointer { h in

@@ -23,6 +23,26 @@ struct FusedKernelTests {
     for (i, name) in ["dq", "dk", "dv"].enumerated() { expectClose(fused.1[i], plain.1[i], name) }
   }
 
+  /// 230 query rows over 600 keys: several row blocks, and rows of 16-lane chunks plus a tail;
+  /// with dropout, the same mask drawn explicitly and applied to the plain probabilities.
+  @Test func attentionBlocksAndDropoutVsComposed() {
+    let inputs = [randn([1, 230, 8], seed: 11), randn([1, 600, 8], seed: 12), randn([1, 600, 4], seed: 13)]
+    let p: Float = 0.2
+    for dropout in [false, true] {
+      let fused = run(inputs) { xs in
+        var rng = RNG(seed: 8)
+        return Tensor.attention(q: xs[0], k: xs[1], v: xs[2], heads: 2, dropout: dropout ? p : 0, rng: &rng)
+      }
+      let plain = run(inputs) { xs in
+        var rng = RNG(seed: 8)
+        let mask = Tensor(shape: [2, 230, 600], data: rng.uniforms(2 * 230 * 600).map { $0 >= p ? 1 / (1 - p) : 0 })
+        return Tensor.attentionReference(q: xs[0], k: xs[1], v: xs[2], heads: 2, dropoutMask: dropout ? mask : nil)
+      }
+      expectClose(fused.0, plain.0, "attention output, dropout \(dropout)")
+      for (i, name) in ["dq", "dk", "dv"].enumerated() { expectClose(fused.1[i], plain.1[i], "\(name), dropout \(dropout)") }
+    }
+  }
+
   @Test func depthwiseVsIm2col() {
     let inputs = [randn([2, 6, 9, 8], seed: 4), randn([6, 1, 3, 3], seed: 5), randn([6], seed: 6)]
     for stride in [1, 2] {
@@ -115,13 +135,13 @@ struct SelectiveScanTests {
 
   @Test func resultDoesNotDependOnThreadCount() {
     func run(threads: Int) -> [Float] {
-      Threading.withThreadLimit(threads) {
+      Threading.withThreads(threads) {
         FusedKernelTests().run(inputs(bs: 3, len: 6, e: 9, n: 4)) {
           Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
         }.1.flatMap { $0 }
       }
     }
-    #expect(Threading.withThreadLimit(1) { Threading.threads } == 1)
+    #expect(Threading.withThreads(1) { Threading.threads } == 1)
     #expect(run(threads: 1) == run(threads: 4))
   }
 }

@@ -73,7 +73,8 @@ extension Tensor {
                         for r0 in stride(from: 0, to: tq, by: geo.block) {
                           let rows = min(geo.block, tq - r0), at = geo.scoreOffset(pair, r0)
                           let go = geo.head(pg.baseAddress!, pair, tq, dv) + r0 * hdv
-                          let P = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs)
+                          let P = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs,
+                                                    recomputed: true)
                           let used = scratch.dropped(P, rows * tk, at: at, p: p, draws: draws)
                           if let gv {
                             sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
@@ -159,9 +160,9 @@ struct AttentionGeometry {
   /// softmax(Q·Kᵀ/√d) for query rows r0..<r0+rows of one pair, into `s` (rows × tk). The forward
   /// and backward call this with the same arguments, so the backward sees the same bits.
   func probabilities(_ pair: Int, _ r0: Int, _ rows: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
-                     into s: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+                     into s: UnsafeMutablePointer<Float>, recomputed: Bool = false) -> UnsafeMutablePointer<Float> {
     sgemm(transB: true, m: rows, n: tk, k: d, alpha: scale, a: head(q, pair, tq, d) + r0 * heads * d, lda: heads * d,
-          b: head(k, pair, tk, d), ldb: heads * d, c: s, ldc: tk)
+          b: head(k, pair, tk, d), ldb: heads * d, c: s, ldc: tk, countsFLOPs: !recomputed)
     for i in 0..<rows { softmaxRow(s + i * tk, s + i * tk, tk) }
     return s
   }

@@ -237,17 +237,32 @@ extension Tensor {
                         for ki in 0..<geo.kh {
                           let ih = oh * geo.sh - geo.pad.top + ki
                           if ih < 0 || ih >= geo.h { continue }
+                          let grow = gy + oh * geo.wo, srow = src + ih * geo.w
                           for kj in 0..<geo.kw {
-                            var acc: Float = 0
                             let wgt = k[ki * geo.kw + kj]
-                            for ow in 0..<geo.wo {
-                              let iw = ow * geo.sw - geo.pad.left + kj
-                              if iw < 0 || iw >= geo.w { continue }
-                              let go = gy[oh * geo.wo + ow]
-                              acc += go * src[ih * geo.w + iw]
-                              if needX { gx![plane * geo.h * geo.w + ih * geo.w + iw] += wgt * go }
+                            // As in the forward: only the columns whose tap lands inside the input.
+                            let (lo, hi) = geo.validColumns(kj)
+                            if lo >= hi { continue }
+                            let shift = kj - geo.pad.left  // input column of output ow: ow·sw + shift
+                            if needX {
+                              let gtap = gx!.baseAddress! + plane * geo.h * geo.w + ih * geo.w + shift
+                              if geo.sw == 1 {
+                                for ow in lo..<hi { gtap[ow] += wgt * grow[ow] }
+                              } else {
+                                let sw = geo.sw
+                                for ow in lo..<hi { gtap[ow &* sw] += wgt * grow[ow] }
+                              }
                             }
-                            if needW { gw![ci * kk + ki * geo.kw + kj] += acc }
+                            if needW {
+                              var acc: Float
+                              if geo.sw == 1 {
+                                acc = laneDot(grow + lo, srow + shift + lo, hi - lo)
+                              } else {
+                                acc = 0
+                                for ow in lo..<hi { acc += grow[ow] * srow[ow &* geo.sw + shift] }
+                              }
+                              gw![ci * kk + ki * geo.kw + kj] += acc
+                            }
                           }
                         }
                       }

@@ -3,16 +3,17 @@ import Foundation
 
 /// Row-major single-precision GEMM: C = alpha·op(A)·op(B) + beta·C, op = optional transpose.
 /// A is M×K (or K×M when `transA`), B is K×N (or N×K when `transB`), C is M×N.
-/// Transposes are folded into the BLAS call instead of being materialised.
+/// Transposes are folded into the BLAS call instead of being materialised. A product recomputed
+/// for a backward pass passes `countsFLOPs: false`: achieved GFLOP/s count the model's work once.
 @inlinable
 public func sgemm(
   transA: Bool = false, transB: Bool = false, m: Int, n: Int, k: Int,
   alpha: Float = 1, a: UnsafePointer<Float>, lda: Int? = nil,
   b: UnsafePointer<Float>, ldb: Int? = nil,
-  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+  beta: Float = 0, c: UnsafeMutablePointer<Float>, ldc: Int? = nil, countsFLOPs: Bool = true
 ) {
   if m == 0 || n == 0 { return }
-  FLOPCounter.add(2 * m * n * k)
+  if countsFLOPs { FLOPCounter.add(2 * m * n * k) }
   if k == 0 {
     if beta == 0 { c.update(repeating: 0, count: m * n) } else if beta != 1 {
       for i in 0..<(m * n) { c[i] *= beta }

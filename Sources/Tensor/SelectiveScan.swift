@@ -9,9 +9,10 @@ extension Tensor {
   ///     y_t = ⟨h_t, C_t⟩ + D·u_t
   ///
   /// u, delta [B, L, E]; A [E, N]; b, c [B, L, N] (shared by the channels); d [E] → y [B, L, E].
-  /// The forward keeps every h_t ([B, L, E, N]) for the backward, which runs the recurrence in
-  /// reverse; partial sums over the batch are combined in batch order, so results do not depend
-  /// on the thread count.
+  /// The forward keeps h only at the start of every chunk of `scanChunk` steps; the backward
+  /// recomputes a chunk's states (bit for bit: the same `ScanStep` code) into a buffer that stays
+  /// in cache and runs the recurrence back through it. Partial sums over the batch are combined
+  /// in batch order, so results do not depend on the thread count.
   public static func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor {
     check(u.rank == 3 && delta.shape == u.shape, "selectiveScan: u \(u.shape) and delta \(delta.shape) must be one [B, L, E] shape")
     let bs = u.shape[0], len = u.shape[1], e = u.shape[2]
@@ -22,10 +23,12 @@ extension Tensor {
     check(d.shape == [e], "selectiveScan: D shape \(d.shape) must be [\(e)]")
     let uv = u.data, dv = delta.data, av = a.data, bv = b.data, cv = c.data, Dv = d.data
     FLOPCounter.add(6 * bs * len * e * n)
+    let chunks = (len + scanChunk - 1) / scanChunk
     var y = [Float](repeating: 0, count: bs * len * e)
-    var hs = [Float](repeating: 0, count: bs * len * e * n)
+    // State at the start of each chunk: [B, chunks, E, N].
+    var starts = [Float](repeating: 0, count: bs * chunks * e * n)
     y.withUnsafeMutableBufferPointer { py in
-      hs.withUnsafeMutableBufferPointer { ph in
+      starts.withUnsafeMutableBufferPointer { pstart in
         // Channels are independent in the forward: parallel over (batch, channel block).
         let blocks = max(1, min(e, 8))
         Threading.parallelFor(bs * blocks, grain: 1) { range in
@@ -33,6 +36,7 @@ extension Tensor {
           uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in av.withUnsafeBufferPointer { pa in
           bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in h.withUnsafeMutableBufferPointer { ph0 in
             let hp = ph0.baseAddress!
+            let step = ScanStep(n: n, e: e)
             for job in range {
               let bi = job / blocks, blk = job % blocks
               for ch in (e * blk / blocks)..<(e * (blk + 1) / blocks) {
@@ -40,19 +44,13 @@ extension Tensor {
                 let A = pa.baseAddress! + ch * n
                 for t in 0..<len {
                   let row = bi * len + t
-                  let dt = pd[row * e + ch], ut = pu[row * e + ch]
-                  let du = dt * ut
-                  let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
-                  let saved = ph.baseAddress! + (row * e + ch) * n
-                  // Over the state (vectorised), then the output's dot product in index order.
-                  for k in 0..<n {
-                    let hk = fastExp(dt * A[k]) * hp[k] + du * B[k]
-                    hp[k] = hk
-                    saved[k] = hk
+                  if t % scanChunk == 0 {
+                    (pstart.baseAddress! + ((bi * chunks + t / scanChunk) * e + ch) * n).update(from: hp, count: n)
                   }
-                  var acc: Float = 0
-                  for k in 0..<n { acc += saved[k] * C[k] }
-                  py[row * e + ch] = acc + Dv[ch] * ut
+                  let ut = pu[row * e + ch]
+                  let C = pc.baseAddress! + row * n
+                  step.advance(hp, from: hp, decay: nil, dt: pd[row * e + ch], ut: ut, a: A, b: pb.baseAddress! + row * n)
+                  py[row * e + ch] = laneDot(hp, C, n) + Dv[ch] * ut
                 }
               }
             }
@@ -73,53 +71,65 @@ extension Tensor {
             gc.withUnsafeMutableBufferPointer { pgc in
               gaParts.withUnsafeMutableBufferPointer { pga in
                 gdParts.withUnsafeMutableBufferPointer { pgD in
-                  hs.withUnsafeBufferPointer { ph in
+                  starts.withUnsafeBufferPointer { pstart in
                     Threading.parallelFor(bs, grain: 1) { range in
-                      var gh = [Float](repeating: 0, count: e * n)
-                      var tDelta = [Float](repeating: 0, count: n), tU = tDelta, zero = tDelta
+                      let step = ScanStep(n: n, e: e)
+                      // One chunk's states h_t and decays exp(Δ_t·A), [scanChunk, E, N] each.
+                      let hBuf = UnsafeMutablePointer<Float>.allocate(capacity: scanChunk * e * n)
+                      let decayBuf = UnsafeMutablePointer<Float>.allocate(capacity: scanChunk * e * n)
+                      let gh = UnsafeMutablePointer<Float>.allocate(capacity: e * n)
+                      let TD = UnsafeMutablePointer<Float>.allocate(capacity: n), TU = UnsafeMutablePointer<Float>.allocate(capacity: n)
+                      defer { for p in [hBuf, decayBuf, gh, TD, TU] { p.deallocate() } }
                       uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in av.withUnsafeBufferPointer { pa in
                       bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in gy.withUnsafeBufferPointer { pgy in
-                      gh.withUnsafeMutableBufferPointer { pgh in tDelta.withUnsafeMutableBufferPointer { ptd in tU.withUnsafeMutableBufferPointer { ptu in
-                      zero.withUnsafeMutableBufferPointer { pz in
                       for bi in range {
-                        for i in 0..<(e * n) { pgh[i] = 0 }
-                        for t in stride(from: len - 1, through: 0, by: -1) {
-                          let row = bi * len + t
-                          let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
-                          let GB = pgb.baseAddress! + row * n, GC = pgc.baseAddress! + row * n
-                          for ch in 0..<e {
-                            let dt = pd[row * e + ch], ut = pu[row * e + ch], g = pgy[row * e + ch]
-                            pgD[bi * e + ch] += g * ut
-                            let H = ph.baseAddress! + (row * e + ch) * n
-                            let A = pa.baseAddress! + ch * n
-                            let GH = pgh.baseAddress! + ch * n, GA = pga.baseAddress! + (bi * e + ch) * n
-                            let TD = ptd.baseAddress!, TU = ptu.baseAddress!
-                            // h_{t−1}: the saved state one step back, or 0 at t = 0.
-                            let P = t > 0 ? UnsafePointer(H - e * n) : UnsafePointer(pz.baseAddress!)
-                            // Over the state (vectorised); the sums over k follow in index order.
-                            for k in 0..<n {
-                              let gt = GH[k] + g * C[k]  // total ∂/∂h_t
-                              let ak = A[k]
-                              let dA = fastExp(dt * ak)
-                              let gdA = gt * P[k] * dA
-                              let bk = B[k]
-                              TD[k] = gdA * ak + gt * ut * bk
-                              TU[k] = gt * dt * bk
-                              GA[k] += gdA * dt
-                              GC[k] += g * H[k]
-                              GB[k] += gt * dt * ut
-                              GH[k] = gt * dA
+                        gh.update(repeating: 0, count: e * n)
+                        for chunk in stride(from: chunks - 1, through: 0, by: -1) {
+                          let t0 = chunk * scanChunk, t1 = min(len, t0 + scanChunk)
+                          let start = pstart.baseAddress! + (bi * chunks + chunk) * e * n
+                          // The chunk's states again, from its saved start.
+                          for t in t0..<t1 {
+                            let row = bi * len + t, slot = (t - t0) * e * n
+                            for ch in 0..<e {
+                              let prev = t > t0 ? UnsafePointer(hBuf + slot - e * n + ch * n) : start + ch * n
+                              step.advance(hBuf + slot + ch * n, from: prev, decay: decayBuf + slot + ch * n,
+                                           dt: pd[row * e + ch], ut: pu[row * e + ch], a: pa.baseAddress! + ch * n, b: pb.baseAddress! + row * n)
                             }
-                            var gDelta: Float = 0, gU = g * Dv[ch]
-                            for k in 0..<n { gDelta += TD[k]; gU += TU[k] }
-                            pgd[row * e + ch] += gDelta
-                            pgu[row * e + ch] += gU
+                          }
+                          for t in stride(from: t1 - 1, through: t0, by: -1) {
+                            let row = bi * len + t, slot = (t - t0) * e * n
+                            let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
+                            let GB = pgb.baseAddress! + row * n, GC = pgc.baseAddress! + row * n
+                            for ch in 0..<e {
+                              let dt = pd[row * e + ch], ut = pu[row * e + ch], g = pgy[row * e + ch]
+                              pgD[bi * e + ch] += g * ut
+                              let H = UnsafePointer(hBuf + slot + ch * n), decay = UnsafePointer(decayBuf + slot + ch * n)
+                              let A = pa.baseAddress! + ch * n
+                              let GH = gh + ch * n, GA = pga.baseAddress! + (bi * e + ch) * n
+                              // h_{t−1}: one slot back, or the chunk's saved start.
+                              let P = t > t0 ? H - e * n : start + ch * n
+                              // Over the state (vectorised), then the sums over it in lanes.
+                              for k in 0..<n {
+                                let gt = GH[k] + g * C[k]  // total ∂/∂h_t
+                                let ak = A[k]
+                                let dA = decay[k]
+                                let gdA = gt * P[k] * dA
+                                let bk = B[k]
+                                TD[k] = gdA * ak + gt * ut * bk
+                                TU[k] = gt * dt * bk
+                                GA[k] += gdA * dt
+                                GC[k] += g * H[k]
+                                GB[k] += gt * dt * ut
+                                GH[k] = gt * dA
+                              }
+                              pgd[row * e + ch] += laneSum(TD, n)
+                              pgu[row * e + ch] += g * Dv[ch] + laneSum(TU, n)
+                            }
                           }
                         }
                       }
                       } } }
                       } } }
-                      } } } }
                     }
                   }
                 }
@@ -128,8 +138,10 @@ extension Tensor {
           }
         }
       }
-      func add(_ t: Tensor, _ g: [Float]) { if t.requiresGrad { t.accumulateGrad { p in for i in 0..<p.count { p[i] += g[i] } } } }
-      add(u, gu); add(delta, gdelta); add(b, gb); add(c, gc)
+      if u.requiresGrad { u.accumulateGrad(gu) }
+      if delta.requiresGrad { delta.accumulateGrad(gdelta) }
+      if b.requiresGrad { b.accumulateGrad(gb) }
+      if c.requiresGrad { c.accumulateGrad(gc) }
       if a.requiresGrad {
         a.accumulateGrad { p in for bi in 0..<bs { for i in 0..<(e * n) { p[i] += gaParts[bi * e * n + i] } } }
       }
@@ -155,5 +167,29 @@ extension Tensor {
       ys.append(yt.reshaped([bs, 1, e]))
     }
     return concat(ys, axis: 1)
+  }
+}
+
+/// Steps per chunk of the scan: the backward recomputes one chunk's states at a time.
+let scanChunk = 16
+
+/// One step of the S6 recurrence for one channel, h = exp(Δ·A) ⊙ h_prev + Δ·u·B: the forward
+/// and the backward's recomputation share this code, so they produce the same bits.
+struct ScanStep {
+  let n, e: Int
+
+  @inline(__always)
+  func advance(_ h: UnsafeMutablePointer<Float>, from prev: UnsafePointer<Float>, decay: UnsafeMutablePointer<Float>?,
+               dt: Float, ut: Float, a: UnsafePointer<Float>, b: UnsafePointer<Float>) {
+    let du = dt * ut
+    if let decay {
+      for k in 0..<n {
+        let dA = fastExp(dt * a[k])
+        decay[k] = dA
+        h[k] = dA * prev[k] + du * b[k]
+      }
+    } else {
+      for k in 0..<n { h[k] = fastExp(dt * a[k]) * prev[k] + du * b[k] }
+    }
   }
 }

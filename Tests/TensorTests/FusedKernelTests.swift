@@ -53,19 +53,21 @@ struct FusedKernelTests {
     }
   }
 
-  /// TF-"same" asymmetric padding and 5×5 kernels, as EfficientNet uses them (forward only:
-  /// the column-range logic of the direct kernel at every border).
+  /// TF-"same" asymmetric padding and 5×5 kernels, as EfficientNet uses them, and a row wide
+  /// enough for 16-lane sums: the column-range logic of the direct kernel at every border, in
+  /// the forward and in both gradients.
   @Test func depthwiseAsymmetricPaddingVsIm2col() {
     let cases: [(k: Int, stride: Int, pad: Padding2d, h: Int, w: Int)] = [
       (3, 2, Padding2d(top: 0, left: 0, bottom: 1, right: 1), 8, 8), (5, 2, Padding2d(top: 1, left: 1, bottom: 2, right: 2), 8, 10),
       (5, 1, Padding2d(2), 7, 6), (3, 2, Padding2d(top: 1, left: 1, bottom: 1, right: 1), 7, 9), (5, 2, .zero, 9, 9),
+      (3, 1, Padding2d(1), 4, 41),
     ]
     for (i, c) in cases.enumerated() {
-      let x = randn([1, 4, c.h, c.w], seed: UInt64(20 + i)), w = randn([4, 1, c.k, c.k], seed: UInt64(40 + i))
-      let fused = Tensor.conv2d(x, weight: w, bias: nil, stride: c.stride, padding: c.pad, groups: 4)
-      let plain = Tensor.conv2dReference(x, weight: w, bias: nil, stride: c.stride, padding: c.pad, groups: 4)
-      #expect(fused.shape == plain.shape)
-      expectClose(fused.data, plain.data, "depthwise k\(c.k) stride \(c.stride) pad \(c.pad)")
+      let inputs = [randn([1, 4, c.h, c.w], seed: UInt64(20 + i)), randn([4, 1, c.k, c.k], seed: UInt64(40 + i))]
+      let fused = run(inputs) { Tensor.conv2d($0[0], weight: $0[1], bias: nil, stride: c.stride, padding: c.pad, groups: 4) }
+      let plain = run(inputs) { Tensor.conv2dReference($0[0], weight: $0[1], bias: nil, stride: c.stride, padding: c.pad, groups: 4) }
+      expectClose(fused.0, plain.0, "depthwise k\(c.k) stride \(c.stride) pad \(c.pad)")
+      for (j, name) in ["dx", "dw"].enumerated() { expectClose(fused.1[j], plain.1[j], "\(name) k\(c.k) stride \(c.stride) pad \(c.pad)") }
     }
   }
 
@@ -119,24 +121,32 @@ struct SelectiveScanTests {
     return [randn([bs, len, e], seed: 1), delta, a, randn([bs, len, n], seed: 2), randn([bs, len, n], seed: 3), randn([e], seed: 4)]
   }
 
+  /// One chunk, and 37 steps: two whole chunks the backward recomputes plus a partial one
+  /// (state 20: 16 lanes and a tail).
   @Test func fusedMatchesPlain() {
-    let xs = inputs(bs: 2, len: 7, e: 5, n: 4)
-    let fused = FusedKernelTests().run(xs) { Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
-    let plain = FusedKernelTests().run(xs) { Tensor.selectiveScanReference(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
-    expectClose(fused.0, plain.0, "y")
-    for (i, name) in ["du", "ddelta", "dA", "dB", "dC", "dD"].enumerated() { expectClose(fused.1[i], plain.1[i], atol: 1e-4, name) }
+    for (len, n) in [(7, 4), (37, 20)] {
+      let xs = inputs(bs: 2, len: len, e: 5, n: n)
+      let fused = FusedKernelTests().run(xs) { Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
+      let plain = FusedKernelTests().run(xs) { Tensor.selectiveScanReference(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
+      expectClose(fused.0, plain.0, "y, length \(len)")
+      for (i, name) in ["du", "ddelta", "dA", "dB", "dC", "dD"].enumerated() {
+        expectClose(fused.1[i], plain.1[i], atol: 1e-4, "\(name), length \(len)")
+      }
+    }
   }
 
   @Test func fusedMatchesFiniteDifferences() {
-    checkGradient("selective_scan", inputs(bs: 2, len: 5, e: 3, n: 4), eps: 1e-3) {
-      Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
+    for len in [5, 19] {
+      checkGradient("selective_scan", inputs(bs: 2, len: len, e: 3, n: 4), eps: 1e-3) {
+        Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
+      }
     }
   }
 
   @Test func resultDoesNotDependOnThreadCount() {
     func run(threads: Int) -> [Float] {
       Threading.withThreads(threads) {
-        FusedKernelTests().run(inputs(bs: 3, len: 6, e: 9, n: 4)) {
+        FusedKernelTests().run(inputs(bs: 3, len: 21, e: 9, n: 4)) {
           Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
         }.1.flatMap { $0 }
       }

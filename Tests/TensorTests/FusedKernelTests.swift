@@ -71,17 +71,20 @@ struct FusedKernelTests {
     }
   }
 
+  /// Rows of 12 (a tail only) and 40 (16-lane sums and a tail).
   @Test func layerNormFusedVsComposed() {
-    let inputs = [randn([5, 12], seed: 7, std: 3), randn([12], seed: 8), randn([12], seed: 9)]
-    let fused = run(inputs) { Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) }
-    let plain = run(inputs) { xs in
-      let mu = xs[0].mean(axes: [-1], keepDims: true)
-      let centered = xs[0] - mu
-      let variance = centered.square().mean(axes: [-1], keepDims: true)
-      return centered / (variance + 1e-5).sqrt() * xs[1] + xs[2]
+    for c in [12, 40] {
+      let inputs = [randn([5, c], seed: 7, std: 3), randn([c], seed: 8), randn([c], seed: 9)]
+      let fused = run(inputs) { Tensor.layerNorm($0[0], weight: $0[1], bias: $0[2]) }
+      let plain = run(inputs) { xs in
+        let mu = xs[0].mean(axes: [-1], keepDims: true)
+        let centered = xs[0] - mu
+        let variance = centered.square().mean(axes: [-1], keepDims: true)
+        return centered / (variance + 1e-5).sqrt() * xs[1] + xs[2]
+      }
+      expectClose(fused.0, plain.0, "layer norm output, \(c) channels")
+      for (i, name) in ["dx", "dw", "db"].enumerated() { expectClose(fused.1[i], plain.1[i], atol: 1e-4, "\(name), \(c) channels") }
     }
-    expectClose(fused.0, plain.0, "layer norm output")
-    for (i, name) in ["dx", "dw", "db"].enumerated() { expectClose(fused.1[i], plain.1[i], atol: 1e-4, name) }
   }
 
   @Test func linearVsMatmul() {

@@ -19,7 +19,7 @@ func foldLanes(_ v: SIMD16<Float>) -> Float {
 }
 
 /// Σ x[j] for j in 0..<n, in lanes.
-@inlinable @inline(__always)
+@inlinable
 public func laneSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   var acc = SIMD16<Float>(repeating: 0)
   var j = 0
@@ -30,7 +30,7 @@ public func laneSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
 }
 
 /// Σ a[j]·b[j] for j in 0..<n, in lanes.
-@inlinable @inline(__always)
+@inlinable
 public func laneDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: Int) -> Float {
   var acc = SIMD16<Float>(repeating: 0)
   var j = 0
@@ -41,7 +41,7 @@ public func laneDot(_ a: UnsafePointer<Float>, _ b: UnsafePointer<Float>, _ n: I
 }
 
 /// max x[j] for j in 0..<n (−∞ for n = 0); the maximum does not depend on the order.
-@inlinable @inline(__always)
+@inlinable
 public func laneMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
   var acc = SIMD16<Float>(repeating: -.infinity)
   var j = 0

@@ -83,7 +83,7 @@ extension Tensor {
                           guard gq != nil || gk != nil else { continue }
                           // dP = dO·Vᵀ (through the dropout mask), then the softmax backward row by row.
                           sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: dP, ldc: tk)
-                          if p > 0 { draws.forEach(in: at..<(at + rows * tk)) { e, u in dP[e - at] *= dropoutFactor(u, p) } }
+                          if let f = scratch.factors { for i in 0..<(rows * tk) { dP[i] *= f[i] } }
                           for i in 0..<rows {
                             let row = dP + i * tk, prob = P + i * tk
                             let dot = laneDot(row, prob, tk)
@@ -168,22 +168,26 @@ struct AttentionGeometry {
   }
 }
 
-/// One thread's blocks of scores: probabilities, their dropped-out copy, and the gradient.
+/// One thread's blocks of scores: probabilities, their dropped-out copy, the dropout factors
+/// (kept so the backward draws each mask element once), and the gradient.
 struct AttentionScratch {
   let probs, gradient: UnsafeMutablePointer<Float>
-  let droppedProbs: UnsafeMutablePointer<Float>?
+  let droppedProbs, factors: UnsafeMutablePointer<Float>?
 
   init(_ geo: AttentionGeometry, dropout: Bool) {
     let n = geo.block * geo.tk
     probs = .allocate(capacity: n)
     gradient = .allocate(capacity: n)
     droppedProbs = dropout ? .allocate(capacity: n) : nil
+    factors = dropout ? .allocate(capacity: n) : nil
   }
 
-  /// `probs` with the dropout mask applied (a copy), or `probs` itself without dropout.
+  /// `probs` with the dropout mask applied (a copy, its factors in `factors`), or `probs` itself
+  /// without dropout.
   func dropped(_ probs: UnsafeMutablePointer<Float>, _ n: Int, at offset: Int, p: Float, draws: UniformDraws) -> UnsafePointer<Float> {
-    guard let out = droppedProbs, p > 0 else { return UnsafePointer(probs) }
-    draws.forEach(in: offset..<(offset + n)) { e, u in out[e - offset] = probs[e - offset] * Tensor.dropoutFactor(u, p) }
+    guard let out = droppedProbs, let f = factors, p > 0 else { return UnsafePointer(probs) }
+    draws.forEach(in: offset..<(offset + n)) { e, u in f[e - offset] = Tensor.dropoutFactor(u, p) }
+    for i in 0..<n { out[i] = probs[i] * f[i] }
     return UnsafePointer(out)
   }
 
@@ -191,5 +195,6 @@ struct AttentionScratch {
     probs.deallocate()
     gradient.deallocate()
     droppedProbs?.deallocate()
+    factors?.deallocate()
   }
 }

@@ -63,17 +63,22 @@ enum GEMMPartition {
   /// Block boundaries are multiples of this, so every row (column) of C is computed by the same
   /// OpenBLAS micro-kernel at the same position in its tile as in an unsplit call.
   @usableFromInline static let align = 64
-  /// Each block's m·n·k stays above OpenBLAS's small-matrix path (≤ 100³), which sums in another
-  /// order, and large enough to repay the dispatch.
-  @usableFromInline static let minWorkPerPart = 2_000_000
+  /// OpenBLAS (0.3.21, single-threaded) sends products with m·n·k below 28·512² to its "direct"
+  /// and small-matrix kernels, which sum in another order than the packed one. A product that
+  /// large is split only into blocks that are each that large too, so the whole and every block
+  /// take the packed path, and a smaller one is not split: the bits never depend on the split.
+  @usableFromInline static let minWorkPerPart = 28 * 512 * 512
 
   @usableFromInline
   static func parts(m: Int, n: Int, k: Int, threads: Int) -> Int {
-    guard threads > 1 else { return 1 }
-    let extent = max(m, n)
-    let byAlign = extent / align
-    let byWork = (m * n * k) / minWorkPerPart
-    return max(1, min(threads, byAlign, byWork))
+    let extent = max(m, n), across = min(m, n)
+    var p = min(threads, extent / align)
+    while p > 1 {
+      let smallest = (0..<p).map { boundary($0 + 1, of: p, extent: extent) - boundary($0, of: p, extent: extent) }.min()!
+      if smallest * across * k >= minWorkPerPart { return p }
+      p -= 1
+    }
+    return 1
   }
 
   @usableFromInline

@@ -136,25 +136,30 @@ struct EngineTests {
     #expect(streams.streams == separate)
   }
 
-  /// GEMMs split among threads give the bits of one unsplit call, for every transpose and for
-  /// sizes that do not divide evenly.
+  /// GEMMs split among threads give the bits of one unsplit call, for every transpose, for
+  /// sizes that do not divide evenly, and for alpha 1 and beta 0 (OpenBLAS's "direct" path).
   @Test func splitGEMMIsBitIdenticalToOneCall() {
     #expect(GEMMPartition.parts(m: 64, n: 64, k: 64, threads: 4) == 1)
     #expect(GEMMPartition.parts(m: 1000, n: 300, k: 200, threads: 4) == 4)
+    #expect(GEMMPartition.parts(m: 1000, n: 300, k: 30, threads: 4) == 1)  // 9 M: not split
     #expect((0...3).map { GEMMPartition.boundary($0, of: 3, extent: 1000) } == [0, 320, 640, 1000])
     var rng = RNG(seed: 4)
-    for (m, n, k) in [(333, 97, 129), (70, 515, 64), (1000, 300, 200)] {
+    for (m, n, k) in [(333, 97, 700), (70, 515, 640), (1000, 300, 200), (1000, 301, 70)] {
       for (ta, tb) in [(false, false), (true, false), (false, true), (true, true)] {
-        let a = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }, b = (0..<(k * n)).map { _ in rng.uniform(-1, 1) }
-        let c0 = (0..<(m * n)).map { _ in rng.uniform(-1, 1) }
-        func product(threads: Int) -> [Float] {
-          var c = c0
-          Threading.withThreads(threads) {
-            sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: 0.7, a: a, b: b, beta: 0.5, c: &c)
+        for (alpha, beta): (Float, Float) in [(0.7, 0.5), (1, 0)] {
+          let a = (0..<(m * k)).map { _ in rng.uniform(-1, 1) }, b = (0..<(k * n)).map { _ in rng.uniform(-1, 1) }
+          let c0 = (0..<(m * n)).map { _ in rng.uniform(-1, 1) }
+          func product(threads: Int) -> [Float] {
+            var c = c0
+            Threading.withThreads(threads) {
+              sgemm(transA: ta, transB: tb, m: m, n: n, k: k, alpha: alpha, a: a, b: b, beta: beta, c: &c)
+            }
+            return c
           }
-          return c
+          let one = product(threads: 1)
+          #expect(GEMMPartition.parts(m: m, n: n, k: k, threads: 8) > 1)
+          #expect(one == product(threads: 8), "m \(m) n \(n) k \(k) transA \(ta) transB \(tb) alpha \(alpha) beta \(beta)")
         }
-        #expect(product(threads: 1) == product(threads: 8), "m \(m) n \(n) k \(k) transA \(ta) transB \(tb)")
       }
     }
   }

@@ -238,14 +238,8 @@ def build(torch, c, scan_mode, scan_ref="mamba"):
         y = torch.stack(ys, dim=2)
         return y if D is None else y + u * D[:, None]
 
-    def scan_order(k, g):
-        oy, ox = [(0, 0), (0, 1), (1, 0), (1, 1)][k]
-        half = g // 2
-        if k % 2 == 0:
-            order = [(2 * i + oy) * g + 2 * j + ox for i in range(half) for j in range(half)]
-        else:
-            order = [(2 * i + oy) * g + 2 * j + ox for j in range(half) for i in range(half)]
-        return order[::-1] if k >= 2 else order
+    sys.path.insert(0, HERE)
+    from es2d import scan_order
 
     def to_grid(t, g):  # [B, g*g, C] -> [B, C, g, g]
         return t.transpose(1, 2).reshape(t.shape[0], t.shape[2], g, g)

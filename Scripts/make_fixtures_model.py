@@ -20,6 +20,7 @@ import numpy as np
 import jax
 import jax.numpy as jnp
 
+from es2d import scan_order
 from safetensors_io import read_safetensors, write_safetensors
 
 jax.config.update("jax_enable_x64", True)
@@ -97,14 +98,6 @@ def mrn(p, pre, feats, conds):
 
 
 # --- Mamba decoder --------------------------------------------------------------------------
-def scan_order(k, g):
-    oy, ox = [(0, 0), (0, 1), (1, 0), (1, 1)][k]
-    half = g // 2
-    if k % 2 == 0:
-        order = [(2 * i + oy) * g + 2 * j + ox for i in range(half) for j in range(half)]
-    else:
-        order = [(2 * i + oy) * g + 2 * j + ox for j in range(half) for i in range(half)]
-    return order[::-1] if k >= 2 else order
 
 
 def s6(p, pre, u):

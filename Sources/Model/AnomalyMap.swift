@@ -40,16 +40,29 @@ extension IBIUMAD {
       case .modal:
         for m in config.modalities.sorted() { add(residualNorm(out.reconstructions[m]!.reconstruction, input.features[m]!)) }
       }
-      let tokenMaps = Tensor(shape: [b, g, g], data: token)
-      // UniAD upsamples with nn.UpsamplingBilinear2d, i.e. align_corners = True.
-      var maps = tokenMaps.reshaped([b, 1, g, g]).resizeBilinear(height: s, width: s, alignCorners: true).data
-      if let sigma = blurSigma, sigma > 0 {
-        for i in 0..<b { gaussianBlur(&maps, offset: i * s * s, height: s, width: s, sigma: sigma) }
-      }
-      let k = poolKernel ?? (s / g)
-      let scores = (0..<b).map { maxPooledMean(maps, offset: $0 * s * s, height: s, width: s, kernel: k) }
-      return AnomalyMaps(tokenMaps: tokenMaps, maps: Tensor(shape: [b, s, s], data: maps), scores: scores)
+      return AnomalyMaps(tokenMaps: Tensor(shape: [b, g, g], data: token), inputSize: s, blurSigma: blurSigma, poolKernel: poolKernel)
     }
+  }
+}
+
+extension AnomalyMaps {
+  /// SPEC §6.6's post-processing of per-token anomaly [B, h, w], shared by the model and any
+  /// other method scoring tokens (the PatchCore baseline): bilinear upsampling to `inputSize`,
+  /// an optional Gaussian blur (`blurSigma` nil or ≤ 0 = none) and the image score, the max of
+  /// the k×k average-pooled map (`poolKernel` nil = inputSize / h).
+  public init(tokenMaps: Tensor, inputSize s: Int, blurSigma: Float? = nil, poolKernel: Int? = nil) {
+    let b = tokenMaps.shape[0], h = tokenMaps.shape[1], w = tokenMaps.shape[2]
+    var maps = GradMode.withoutGrad {
+      // UniAD upsamples with nn.UpsamplingBilinear2d, i.e. align_corners = True.
+      tokenMaps.reshaped([b, 1, h, w]).resizeBilinear(height: s, width: s, alignCorners: true).data
+    }
+    if let sigma = blurSigma, sigma > 0 {
+      for i in 0..<b { gaussianBlur(&maps, offset: i * s * s, height: s, width: s, sigma: sigma) }
+    }
+    let k = poolKernel ?? (s / h)
+    self.tokenMaps = tokenMaps
+    self.maps = Tensor(shape: [b, s, s], data: maps)
+    scores = (0..<b).map { maxPooledMean(maps, offset: $0 * s * s, height: s, width: s, kernel: k) }
   }
 }
 

@@ -99,6 +99,12 @@ public final class DataPipeline {
                                 resize: config.backbone.bilinearAlignCorners ? .bilinearAlignCorners : .area)
   }
 
+  /// The classes the schedule uses, in order (the first `schedule.totalClasses` of `classes`).
+  public var scheduledClasses: [String] { Array(classes.prefix(schedule.totalClasses)) }
+
+  /// The classes each step of the schedule adds.
+  public var stepClasses: [[String]] { schedule.stepClasses(scheduledClasses) }
+
   /// Training samples of `stepClasses` (the configured training splits).
   public func trainingSamples(_ stepClasses: [String]) -> [Sample] {
     Self.training(samples, of: stepClasses, splits: config.data.trainSplits)

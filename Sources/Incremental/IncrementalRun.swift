@@ -18,7 +18,7 @@ public final class IncrementalRun {
   public let plans: [StepPlan]
   public private(set) var matrix: MetricsMatrix
   let progress: ProgressLog
-  let settings: ProtocolSettings
+  let evaluator: StepEvaluator
   let checkpoints: CheckpointStore
   let resume: ResumeMode
   /// FNV-1a of the resolved config: recorded in checkpoints, compared on resume.
@@ -38,15 +38,13 @@ public final class IncrementalRun {
     checkpoints = CheckpointStore(runDirectory: runDirectory, keep: config.train.keepCheckpoints)
     configHash = FNV1a64.hash(Array(config.yaml().utf8))
     pipeline = try DataPipeline(config: config)
-    let classes = Array(pipeline.classes.prefix(pipeline.schedule.totalClasses))
-    plans = pipeline.schedule.stepClasses(classes).enumerated().map { i, cs in
+    plans = pipeline.stepClasses.enumerated().map { i, cs in
       StepPlan(index: i, classes: cs, epochs: i == 0 ? config.train.epochsBase : config.train.epochsIncremental)
     }
-    trainer = IncrementalTrainer(config: config, classes: classes.count)
+    trainer = IncrementalTrainer(config: config, classes: pipeline.scheduledClasses.count)
     trainer.communicator = communicator
     matrix = MetricsMatrix(evaluationProtocol: config.eval.protocol)
-    settings = try ProtocolSettings(config.eval.protocol, inputSize: config.model.inputSize,
-                                    pool: config.eval.pool > 0 ? config.eval.pool : config.model.inputSize / config.model.grid)
+    evaluator = try StepEvaluator(config: config, runDirectory: runDirectory)
   }
 
   /// Runs every step; returns the final metrics matrix.
@@ -182,40 +180,10 @@ public final class IncrementalRun {
   func evaluate(step: Int, classes: [String]) throws {
     let samples = pipeline.testSamples(classes)
     let scored = try scoreSharded(samples, withMaps: true)
-    if let maps = scored?.maps { try record(step: step, classes: classes, samples: samples, maps: maps) }
+    if let maps = scored?.maps { try evaluator.record(step: step, classes: classes, samples: samples, maps: maps, into: &matrix) }
     var json = communicator.isCoordinator ? [UInt8](try matrix.jsonData()) : []
     communicator.broadcast(&json, root: 0)
     matrix = try MetricsMatrix(json: Data(json))
-  }
-
-  /// Rank 0: metrics of every class from the gathered maps, plus heatmaps and TIFF maps.
-  func record(step: Int, classes: [String], samples: [Sample], maps: [[Float]]) throws {
-    let s = config.model.inputSize
-    // Ground truth and images at the original size (the protocol decides the resolution).
-    let loaded = try Threading.parallelMap(samples.count) { try SampleLoader.load(samples[$0]) }
-    let mapImages = maps.map { Image(width: s, height: s, channels: 1, data: $0) }
-    let masks = loaded.map { l in l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1) }
-    let range = (maps.flatMap { $0 }.min() ?? 0)...(max(maps.flatMap { $0 }.max() ?? 1, (maps.flatMap { $0 }.min() ?? 0) + 1e-6))
-    for c in classes {
-      let idx = samples.indices.filter { samples[$0].className == c }
-      let prepared = try idx.map { try settings.prepare(map: mapImages[$0], mask: masks[$0]) }
-      let scores = try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label })
-      matrix.record(step: step, class: c, metrics: try Evaluation.evaluate(scores))
-      // A few heatmaps per class, defective samples first.
-      let chosen = (idx.filter { samples[$0].label == 1 } + idx.filter { samples[$0].label == 0 }).prefix(config.eval.heatmapsPerClass)
-      for i in chosen {
-        let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
-        let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
-        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
-      }
-      if config.eval.writeMaps {
-        let root = runDirectory.appendingPathComponent("maps/step-\(step + 1)").path
-        for i in idx {
-          try AnomalyMapFiles.write(mapImages[i], originalWidth: masks[i].width, originalHeight: masks[i].height, root: root, sample: samples[i])
-        }
-      }
-    }
   }
 
   /// Writes RUN/model.safetensors with the decision threshold from the seen classes' validation
@@ -243,16 +211,11 @@ public final class IncrementalRun {
     }
   }
 
-  public var modalityLabel: String {
-    let ms = Set(trainer.model.config.modalities)
-    return ms == [.rgb, .depth] ? "RGB + depth" : ms.contains(.rgb) ? "RGB" : "Depth"
-  }
+  public var modalityLabel: String { StepEvaluator.modalityLabel(trainer.model.config.modalities) }
 
   func writeReports() throws {
     guard communicator.isCoordinator else { return }
-    let entry = SummaryEntry(modality: modalityLabel, method: methodLabel, setting: pipeline.schedule.description, matrix: matrix)
     let curves = trainer.lossCurves.keys.sorted().map { (name: $0, values: trainer.lossCurves[$0]!) }
-    try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: curves,
-                          title: "IUMAD run: \(methodLabel), \(modalityLabel), \(pipeline.schedule)")
+    try evaluator.writeReports(matrix: matrix, method: methodLabel, modality: modalityLabel, schedule: pipeline.schedule, lossCurves: curves)
   }
 }

@@ -1,0 +1,74 @@
+import Datasets
+import Foundation
+import ImageIO
+import Metrics
+import Model
+import Tensor
+
+/// What turns an evaluation's anomaly maps into results, for any method that produces maps
+/// (the trained model in `IncrementalRun`, the PatchCore baseline): per-class I-AUROC, P-AUROC
+/// and AUPRO under `eval.protocol` into a `MetricsMatrix`, heatmap PNGs, float32 TIFF maps in
+/// the MVTec 3D-AD layout, and the run directory's report files (SPEC §8). One type, so every
+/// method's numbers and files mean exactly the same.
+public struct StepEvaluator {
+  public let runDirectory: URL
+  let inputSize: Int
+  let settings: ProtocolSettings
+  let heatmapsPerClass: Int
+  let writeMaps: Bool
+
+  public init(config: RunConfig, runDirectory: URL) throws {
+    self.runDirectory = runDirectory
+    inputSize = config.model.inputSize
+    heatmapsPerClass = config.eval.heatmapsPerClass
+    writeMaps = config.eval.writeMaps
+    settings = try ProtocolSettings(config.eval.protocol, inputSize: config.model.inputSize,
+                                    pool: config.eval.pool > 0 ? config.eval.pool : config.model.inputSize / config.model.grid)
+  }
+
+  /// Metrics of every class in `classes` from `maps` (one inputSize² map per sample, in sample
+  /// order) recorded into `matrix` at `step`, plus heatmaps and TIFF maps of step `step + 1`.
+  public func record(step: Int, classes: [String], samples: [Sample], maps: [[Float]], into matrix: inout MetricsMatrix) throws {
+    let s = inputSize
+    // Ground truth and images at the original size (the protocol decides the resolution).
+    let loaded = try Threading.parallelMap(samples.count) { try SampleLoader.load(samples[$0]) }
+    let mapImages = maps.map { Image(width: s, height: s, channels: 1, data: $0) }
+    let masks = loaded.map { l in l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1) }
+    let range = (maps.flatMap { $0 }.min() ?? 0)...(max(maps.flatMap { $0 }.max() ?? 1, (maps.flatMap { $0 }.min() ?? 0) + 1e-6))
+    for c in classes {
+      let idx = samples.indices.filter { samples[$0].className == c }
+      let prepared = try idx.map { try settings.prepare(map: mapImages[$0], mask: masks[$0]) }
+      let scores = try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label })
+      matrix.record(step: step, class: c, metrics: try Evaluation.evaluate(scores))
+      // A few heatmaps per class, defective samples first.
+      let chosen = (idx.filter { samples[$0].label == 1 } + idx.filter { samples[$0].label == 0 }).prefix(heatmapsPerClass)
+      for i in chosen {
+        let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
+        let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
+        try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
+        try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
+      }
+      if writeMaps {
+        let root = runDirectory.appendingPathComponent("maps/step-\(step + 1)").path
+        for i in idx {
+          try AnomalyMapFiles.write(mapImages[i], originalWidth: masks[i].width, originalHeight: masks[i].height, root: root, sample: samples[i])
+        }
+      }
+    }
+  }
+
+  /// metrics.json, metrics.csv, report.md and plots/ of the run directory; `method` and
+  /// `modality` label the paper-style summary row.
+  public func writeReports(matrix: MetricsMatrix, method: String, modality: String, schedule: Schedule,
+                           lossCurves: [(name: String, values: [Double])] = []) throws {
+    let entry = SummaryEntry(modality: modality, method: method, setting: schedule.description, matrix: matrix)
+    try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: lossCurves,
+                          title: "IUMAD run: \(method), \(modality), \(schedule)")
+  }
+
+  /// The modality column of the paper's tables.
+  public static func modalityLabel(_ modalities: [Modality]) -> String {
+    let ms = Set(modalities)
+    return ms == [.rgb, .depth] ? "RGB + depth" : ms.contains(.rgb) ? "RGB" : "Depth"
+  }
+}

@@ -4,9 +4,9 @@ import Foundation
 import Incremental
 import Tensor
 
-/// The options `iumad train` and `iumad study` share: the config and its overrides, the data,
-/// threads, seeds and logging.
-struct RunOptions: ParsableArguments {
+/// The options of every command that runs a configuration on a dataset (`train`, `study`,
+/// `baseline`): the config file and its overrides, the data and the thread count.
+struct ConfigOptions: ParsableArguments {
   @Option(help: "YAML configuration file.")
   var config: String
 
@@ -19,12 +19,6 @@ struct RunOptions: ParsableArguments {
   @Option(help: "Threads for our kernels and OpenBLAS (default: cores / ranks on this node).")
   var threads: Int?
 
-  @Option(help: "Train every schedule once per seed for N seeds: the config's seed and the N − 1 after it (replaces seeds: of the config); reports give mean ± std.")
-  var seeds: Int?
-
-  @Flag(help: "Write every iteration's losses to the log (default: each epoch end and every 10 s).")
-  var logIterations = false
-
   /// The config file's name without extension (default output names).
   var configName: String { URL(fileURLWithPath: config).deletingPathExtension().lastPathComponent }
 
@@ -34,8 +28,7 @@ struct RunOptions: ParsableArguments {
   }
 
   /// Rank 0 reads and resolves the config and broadcasts it (as resolved YAML, or its error):
-  /// every rank trains exactly the configuration rank 0 saw, config file present or not.
-  /// `--seeds` is applied last.
+  /// every rank runs exactly the configuration rank 0 saw, config file present or not.
   func resolve(_ comm: Communicator, extra: [String] = []) throws -> RunConfig {
     var text = "", failure = ""
     if comm.isCoordinator {
@@ -45,10 +38,39 @@ struct RunOptions: ParsableArguments {
     }
     failure = comm.broadcastString(failure)
     if !failure.isEmpty { throw ValidationError(failure) }
-    var resolved: RunConfig
-    do { resolved = try RunConfig.parse(yaml: comm.broadcastString(text), source: "\(config) (from rank 0)") } catch let e as ConfigError {
+    do { return try RunConfig.parse(yaml: comm.broadcastString(text), source: "\(config) (from rank 0)") } catch let e as ConfigError {
       throw ValidationError(e.description)
     }
+  }
+
+  /// Sets and returns the thread count: `--threads`, else `train.threads`, else cores / ranks
+  /// on this node.
+  @discardableResult
+  func applyThreads(_ config: RunConfig) -> Int {
+    let n = threads ?? (config.train.threads > 0 ? config.train.threads : Threading.defaultThreads())
+    Threading.setThreads(n)
+    return n
+  }
+}
+
+/// The options `iumad train` and `iumad study` share: the config and its overrides, the data,
+/// threads, seeds and logging.
+struct RunOptions: ParsableArguments {
+  @OptionGroup var common: ConfigOptions
+
+  @Option(help: "Train every schedule once per seed for N seeds: the config's seed and the N − 1 after it (replaces seeds: of the config); reports give mean ± std.")
+  var seeds: Int?
+
+  @Flag(help: "Write every iteration's losses to the log (default: each epoch end and every 10 s).")
+  var logIterations = false
+
+  var config: String { common.config }
+  var configName: String { common.configName }
+  func assignments(_ extra: [String] = []) -> [String] { common.assignments(extra) }
+
+  /// The broadcast configuration (`ConfigOptions.resolve`) with `--seeds` applied last.
+  func resolve(_ comm: Communicator, extra: [String] = []) throws -> RunConfig {
+    var resolved = try common.resolve(comm, extra: extra)
     if let seeds {
       guard seeds >= 1 else { throw ValidationError("--seeds: expected at least 1, got \(seeds)") }
       resolved.seeds = (0..<seeds).map { resolved.seed + UInt64($0) }
@@ -59,8 +81,7 @@ struct RunOptions: ParsableArguments {
   /// Sets the thread count (`--threads`, else `train.threads`, else cores / ranks on this node)
   /// and returns the launcher of the config's runs.
   func launcher(_ config: RunConfig, resume: ResumeMode, _ comm: Communicator, what: String) -> RunLauncher {
-    let n = threads ?? (config.train.threads > 0 ? config.train.threads : Threading.defaultThreads())
-    Threading.setThreads(n)
+    let n = common.applyThreads(config)
     var launcher = RunLauncher(resume: resume, communicator: comm, header: "iumad \(IUMADVersion.string): \(what) \(self.config), \(n) threads")
     launcher.logIterations = logIterations
     return launcher

@@ -15,6 +15,7 @@ let package = Package(
     .library(name: "Datasets", targets: ["Datasets"]),
     .library(name: "Backbone", targets: ["Backbone"]),
     .library(name: "Metrics", targets: ["Metrics"]),
+    .library(name: "Baseline", targets: ["Baseline"]),
   ],
   dependencies: [
     .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -45,10 +46,16 @@ let package = Package(
       dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Metrics", "Configuration", "Cluster",
                      .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
+    // The training-free PatchCore baseline: the run pipeline and evaluation of Incremental,
+    // nearest neighbours instead of a trained model.
+    .target(
+      name: "Baseline",
+      dependencies: ["Tensor", "Model", "Datasets", "Metrics", "Incremental"],
+      swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Configuration", "Cluster",
+        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Configuration", "Cluster", "Baseline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -63,6 +70,7 @@ let package = Package(
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor", "TestSupport"]),
     .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),
+    .testTarget(name: "BaselineTests", dependencies: ["Baseline", "Tensor", "TestSupport"]),
     .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "Datasets"], resources: [.copy("../Fixtures/metrics")]),
     // Runs the built `iumad` binary as a child process; the libraries write the inputs some
     // commands read (e.g. anomaly maps for `iumad evaluate`).

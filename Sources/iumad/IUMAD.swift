@@ -11,7 +11,7 @@ struct IUMAD: ParsableCommand {
       MPI data-parallel job (mpirun -np N iumad train ...). See README.md and docs/.
       """,
     version: IUMADVersion.string,
-    subcommands: [Synth.self, DatasetCommand.self, TrainCommand.self, StudyCommand.self, EvaluateCommand.self, InferCommand.self, ConfigCommand.self,
+    subcommands: [Synth.self, DatasetCommand.self, TrainCommand.self, StudyCommand.self, BaselineCommand.self, EvaluateCommand.self, InferCommand.self, ConfigCommand.self,
                   BackboneCommand.self, ModelCommand.self, Bench.self]
   )
 }

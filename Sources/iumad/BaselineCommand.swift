@@ -9,25 +9,28 @@ struct BaselineCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "baseline",
     abstract: "Score a dataset with a training-free PatchCore baseline (nearest neighbours in a memory bank of backbone features).",
+    // Paragraphs are single lines (trailing backslashes), so the help wraps at the terminal width.
     discussion: """
-      A sanity floor for the data and for the model: no training, the same frozen backbone
-      features (through the feature cache), the same schedule, evaluation, maps and reports as
+      A sanity floor for the data and for the model: no training, the same frozen backbone \
+      features (through the feature cache), the same schedule, evaluation, maps and reports as \
       `iumad train`, so the two run directories compare cell by cell.
 
-      For every modality of model.modalities, each step adds a coreset of its new classes'
-      training tokens to a memory bank that keeps every earlier class (a memory bank does not
-      forget): per class, greedy k-center on a 128-dimensional random projection keeps --coreset
-      of the tokens. A test token's distance is its mean Euclidean distance to its --neighbours
-      nearest bank tokens; each modality's distances are z-scored with the mean and standard
-      deviation of defect-free distances (validation images when data.train_splits leaves them
-      out, else training images held out of a second bank) and summed over modalities. Maps,
+      For every modality of model.modalities, each step adds a coreset of its new classes' \
+      training tokens to a memory bank that keeps every earlier class (a memory bank does not \
+      forget): per class, greedy k-center on a 128-dimensional random projection keeps --coreset \
+      of the tokens. A test token's distance is its mean Euclidean distance to its --neighbours \
+      nearest bank tokens; each modality's distances are z-scored with the mean and standard \
+      deviation of defect-free distances (validation images when data.train_splits leaves them \
+      out, else training images held out of a second bank) and summed over modalities. Maps, \
       blur (eval.blur_sigma) and image scores (eval.pool) are the model's own post-processing.
 
-      Reads the same config as `iumad train` (train.schedule, backbone.*, model.input_size,
-      model.modalities, data.*, eval.*, seed; the model's other keys do not apply). RUN receives
-      config.yaml (resolved), baseline.log, baseline.json (bank sizes, normalisation statistics,
-      wall time per step), metrics.json, metrics.csv, report.md, plots/, heatmaps/step-N/ and
-      maps/step-N/<class>/test/<defect>/NNN.tiff. Runs in one process (not under mpirun).
+      Reads the same config as `iumad train` (train.schedule, backbone.*, model.input_size, \
+      model.modalities, data.*, eval.*, seed). The model's other keys do not apply but are still \
+      checked: a single-modality baseline needs --set model.ibfm=off --set model.anomaly_map=modal, \
+      as a single-modality model does. RUN receives \
+      config.yaml (resolved), baseline.log, baseline.json (bank sizes, normalisation statistics, \
+      wall time per step), metrics.json, metrics.csv, report.md, plots/, heatmaps/step-N/ and \
+      maps/step-N/<class>/test/<defect>/NNN.tiff. Runs in one process (not under mpirun). \
       See docs/baseline.md.
       """
   )

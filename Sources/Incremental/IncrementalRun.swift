@@ -25,6 +25,10 @@ public final class IncrementalRun {
   let configHash: UInt64
   /// The process group: rank 0 coordinates and alone writes files; all ranks train their shard.
   let communicator: Communicator
+  /// `eval.compare_maps`: every map variant's good-image statistics, pooled over the steps.
+  var comparison = MapComparison()
+  /// `eval.every_epochs`: each step's classes evaluated during training.
+  var learningCurves = LearningCurves()
 
   /// Checks everything that can be checked before training (config, dataset, classes, weights,
   /// output directory) and fails with every problem found.
@@ -67,8 +71,12 @@ public final class IncrementalRun {
       let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator, training: true)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
+      let pool = try statisticsPool(plan, trainSet: trainSet)
+      let every = config.eval.everyEpochs
       try trainer.train(plan, data: trainSet, start: from, report: { progress.iteration($0, steps: plans.count) },
-                        checkpoint: { epoch, iteration in
+                        epochEnd: { epoch in
+        if every > 0 && epoch % every == 0 && epoch < plan.epochs { try learningCurvePoint(plan, epoch: epoch, pool: pool) }
+      }, checkpoint: { epoch, iteration in
         sinceCheckpoint += 1
         let every = config.train.checkpointEvery
         if every > 0 && sinceCheckpoint >= every {
@@ -77,8 +85,16 @@ public final class IncrementalRun {
         }
       })
       try trainer.accumulateProjection(trainSet, batchSize: config.train.batchSize)
+      trainer.model.mapStatistics = trainer.mapStatistics(adding: pool, batchSize: config.train.batchSize)
       let seen = plans[0...plan.index].flatMap(\.classes)
       try evaluate(step: plan.index, classes: seen)
+      if every > 0, let mean = ClassMetrics.mean(plan.classes.compactMap { matrix.metrics(step: plan.index, class: $0) }) {
+        learningCurves.record(.init(step: plan.index, epoch: plan.epochs, metrics: mean))
+      }
+      if config.eval.compareMaps && communicator.isCoordinator {
+        comparison.add(pool, trainer: trainer, batchSize: config.train.batchSize)
+        try compareMaps(step: plan.index, classes: seen)
+      }
       try writeReports()
       try saveModel(step: plan.index, seen: seen)
       try saveCheckpoint(RunPosition(step: plan.index + 1, epoch: 0, iteration: 0))
@@ -103,6 +119,8 @@ public final class IncrementalRun {
     c.texts["position"] = String(decoding: try JSONEncoder().encode(position), as: UTF8.self)
     c.texts["metrics"] = String(decoding: try matrix.jsonData(), as: UTF8.self)
     c.texts["config"] = config.yaml()
+    c.texts["learning_curves"] = String(decoding: try learningCurves.jsonData(), as: UTF8.self)
+    for (n, stats) in comparison.statistics { for (k, v) in stats.named(prefix: "cmp_stats/\(n.rawValue)/") { c.floats[k] = v } }
     try checkpoints.save(c, at: position)
   }
 
@@ -141,7 +159,14 @@ public final class IncrementalRun {
       let position = try? JSONDecoder().decode(RunPosition.self, from: Data(posText.utf8))
     else { throw CheckpointError.corrupt("\(path): missing position or metrics") }
     try trainer.restore(from: chosen)
+    for n in MapNormalization.allCases {
+      let entries = chosen.floats.filter { $0.key.hasPrefix("cmp_stats/\(n.rawValue)/") }
+      if !entries.isEmpty { comparison.statistics[n] = try MapStatistics(named: entries, prefix: "cmp_stats/\(n.rawValue)/", channels: config.model.featureChannels) }
+    }
     matrix = try MetricsMatrix(json: Data(metrics.utf8))
+    if let curves = chosen.texts["learning_curves"] {
+      learningCurves = try JSONDecoder().decode(LearningCurves.self, from: Data(curves.utf8))
+    }
     if chosen.configHash != configHash {
       progress.note("note: \(path) was written with a different configuration (same model shape); continuing with the current one")
     }
@@ -152,13 +177,13 @@ public final class IncrementalRun {
   /// Scores `samples` with the work dealt to ranks in whole batches of `train.batch_size`
   /// (batch j to rank j mod N: a sample's batch, hence its bits, do not depend on the world
   /// size). Rank 0 receives every score (and map), in sample order; the other ranks get nil.
-  func scoreSharded(_ samples: [Sample], withMaps: Bool) throws -> (scores: [Float], maps: [[Float]])? {
+  func scoreSharded(_ samples: [Sample], withMaps: Bool, statistics: MapStatistics? = nil) throws -> (scores: [Float], maps: [[Float]])? {
     let b = config.train.batchSize, n = communicator.size
     let batches = stride(from: 0, to: samples.count, by: b).map { Array($0..<min($0 + b, samples.count)) }
     func owned(_ r: Int) -> [Int] { batches.indices.filter { $0 % n == r }.flatMap { batches[$0] } }
     let mine = owned(communicator.rank)
     let set = try pipeline.prepare(mine.map { samples[$0] }, modalities: trainer.model.config.modalities)
-    let (scores, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: b)
+    let (scores, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: b, statistics: statistics)
     let payload = scores + (withMaps ? maps.flatMap { $0 } : [])
     guard let parts = communicator.gather(payload.withUnsafeBytes { [UInt8]($0) }, root: 0) else { return nil }
     let mapSize = config.model.inputSize * config.model.inputSize
@@ -186,6 +211,48 @@ public final class IncrementalRun {
     matrix = try MetricsMatrix(json: Data(json))
   }
 
+  /// `eval.every_epochs`: scores the step's own classes after `epoch` epochs, with map
+  /// statistics measured now on `pool` (kept only for this point), and records the mean on
+  /// every rank (the point travels in checkpoints). Nothing here touches training state.
+  func learningCurvePoint(_ plan: StepPlan, epoch: Int, pool: PreparedSet) throws {
+    let stats = trainer.mapStatistics(adding: pool, batchSize: config.train.batchSize)
+    let samples = pipeline.testSamples(plan.classes)
+    let scored = try scoreSharded(samples, withMaps: true, statistics: stats)
+    var json: [UInt8] = []
+    if let maps = scored?.maps, let mean = try evaluator.meanMetrics(classes: plan.classes, samples: samples, maps: maps) {
+      json = [UInt8](try JSONEncoder().encode(LearningCurves.Point(step: plan.index, epoch: epoch, metrics: mean)))
+    }
+    communicator.broadcast(&json, root: 0)
+    let point = try JSONDecoder().decode(LearningCurves.Point.self, from: Data(json))
+    learningCurves.record(point)
+    progress.note(String(format: "step %d after epoch %d: %@ I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f", plan.index + 1, epoch,
+                         plan.classes.joined(separator: ", "), point.metrics.iAUROC, point.metrics.pAUROC, point.metrics.aupro))
+    try writeReports()
+  }
+
+  /// Rank 0: `eval.compare_maps` after a step — every map variant on the seen classes' test images.
+  func compareMaps(step: Int, classes: [String]) throws {
+    let samples = pipeline.testSamples(classes)
+    let test = try pipeline.prepare(samples, modalities: trainer.model.config.modalities)
+    let masks = try Threading.parallelMap(samples.count) { i -> Image in
+      let l = try SampleLoader.load(samples[i])
+      return l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1)
+    }
+    let rows = try comparison.evaluate(test, masks: masks, trainer: trainer, settings: evaluator.settings, eval: config.eval,
+                                       batchSize: config.train.batchSize)
+    let table = try MapComparison.write(rows, step: step, configured: trainer.model.mapVariant, runDirectory: runDirectory)
+    progress.note("map comparison after step \(step + 1) (map-comparison/step-\(step + 1).md):\n" + table)
+  }
+
+  /// The good images the map statistics of `plan` are measured on: the step's validation
+  /// images when they are held out of training, else its training images (the model has seen
+  /// them, so residuals there are slightly smaller than on new good images).
+  func statisticsPool(_ plan: StepPlan, trainSet: PreparedSet) throws -> PreparedSet {
+    guard !config.data.trainSplits.contains(Split.validation.rawValue) else { return trainSet }
+    let held = pipeline.samples.filter { plan.classes.contains($0.className) && $0.split == .validation }
+    return held.isEmpty ? trainSet : try pipeline.prepare(held, modalities: trainer.model.config.modalities)
+  }
+
   /// Writes RUN/model.safetensors with the decision threshold from the seen classes' validation
   /// samples (falling back to their training samples when the layout has no validation split).
   func saveModel(step: Int, seen: [String]) throws {
@@ -195,7 +262,7 @@ public final class IncrementalRun {
     var resolved = config
     resolved.model = trainer.model.config
     let bundle = ModelBundle(config: resolved, classes: plans.flatMap(\.classes), step: step, threshold: scores.max() ?? 0)
-    try bundle.write(parameters: trainer.model.parameters, to: runDirectory.appendingPathComponent(ModelBundle.fileName))
+    try bundle.write(trainer.model, to: runDirectory.appendingPathComponent(ModelBundle.fileName))
     progress.note(String(format: "model saved to %@ (decision threshold %.4f from %d validation images)",
                          runDirectory.appendingPathComponent(ModelBundle.fileName).path, bundle.threshold, pool.count))
   }
@@ -216,6 +283,7 @@ public final class IncrementalRun {
   func writeReports() throws {
     guard communicator.isCoordinator else { return }
     let curves = trainer.lossCurves.keys.sorted().map { (name: $0, values: trainer.lossCurves[$0]!) }
-    try evaluator.writeReports(matrix: matrix, method: methodLabel, modality: modalityLabel, schedule: pipeline.schedule, lossCurves: curves)
+    try evaluator.writeReports(matrix: matrix, method: methodLabel, modality: modalityLabel, schedule: pipeline.schedule,
+                               lossCurves: curves, learningCurves: learningCurves)
   }
 }

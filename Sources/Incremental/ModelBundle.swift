@@ -16,12 +16,18 @@ public struct ModelBundle {
 
   public static let fileName = "model.safetensors"
 
-  public func write(parameters: ParameterStore, to url: URL) throws {
+  /// Names of the non-trainable statistics stored beside the parameters.
+  static let featureStatsPrefix = "stats.features.", mapStatsPrefix = "stats.map."
+
+  public func write(_ model: IBIUMAD, to url: URL) throws {
     let classesJSON = String(decoding: try JSONSerialization.data(withJSONObject: classes), as: UTF8.self)
     let meta = ["format": "iumad-model/1", "config": config.yaml(), "classes": classesJSON,
                 "step": String(step), "threshold": String(threshold)]
-    try SafeTensorsFile.write(Dictionary(uniqueKeysWithValues: parameters.named.map { ($0.name, $0.tensor) }),
-                              metadata: meta, to: url.path)
+    var tensors = Dictionary(uniqueKeysWithValues: model.parameters.named.map { ($0.name, $0.tensor) })
+    var stats = model.mapStatistics?.named(prefix: Self.mapStatsPrefix) ?? [:]
+    for (m, s) in model.featureStatistics { stats[Self.featureStatsPrefix + m.rawValue] = s.packed }
+    for (k, v) in stats { tensors[k] = Tensor(shape: [v.count], data: v) }
+    try SafeTensorsFile.write(tensors, metadata: meta, to: url.path)
   }
 
   /// Reads a bundle and builds its model with the saved parameters.
@@ -38,10 +44,29 @@ public struct ModelBundle {
     var mc = config.model
     mc.classes = classes.count
     let model = IBIUMAD(config: mc, seed: config.seed)
-    var tensors: [String: Tensor] = [:]
-    for name in file.names { tensors[name] = try file.tensor(name, shape: file.shape(of: name)!) }
-    do { try model.parameters.load(tensors) } catch let e as ParameterLoadError {
+    var tensors: [String: Tensor] = [:], stats: [String: [Float]] = [:]
+    for name in file.names {
+      let t = try file.tensor(name, shape: file.shape(of: name)!)
+      if name.hasPrefix("stats.") { stats[name] = t.data } else { tensors[name] = t }
+    }
+    do {
+      try model.parameters.load(tensors)
+      let c = mc.featureChannels
+      model.featureStatistics = try IncrementalTrainer.featureStatistics(
+        stats.filter { $0.key.hasPrefix(featureStatsPrefix) }.reduce(into: [:]) { $0[String($1.key.dropFirst(featureStatsPrefix.count))] = $1.value },
+        channels: c)
+      let mapEntries = stats.filter { $0.key.hasPrefix(mapStatsPrefix) }
+      model.mapStatistics = mapEntries.isEmpty ? nil : try MapStatistics(named: mapEntries, prefix: mapStatsPrefix, channels: c)
+    } catch let e as ParameterLoadError {
       throw RunSetupError(["\(path): \(e.description)"])
+    } catch let e as StatisticsError {
+      throw RunSetupError(["\(path): \(e.description)"])
+    }
+    if mc.standardizeFeatures && Set(model.featureStatistics.keys) != Set(mc.modalities) {
+      throw RunSetupError(["\(path): model.standardize_features is on but the file holds no feature statistics for \(mc.modalities.map(\.rawValue)) (written by an older version? retrain or set it off)"])
+    }
+    if mc.mapNormalization != .none && model.mapStatistics == nil {
+      throw RunSetupError(["\(path): model.map_normalization is \(mc.mapNormalization.rawValue) but the file holds no map statistics"])
     }
     return (ModelBundle(config: config, classes: classes, step: step, threshold: threshold), model)
   }

@@ -64,6 +64,9 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var stepLRStep = 800
   public var stepLRGamma: Float = 0.1
   public var clip: Float = 0.1
+  public var warmupIterations = 0
+  public var incrementalClip: Float = 0.1
+  public var incrementalWeightDecay: Float = 1e-4
   public var compressionLoss = true
   public var compressionWeight: Float = 10
   public var compressionBuffer = 768
@@ -89,7 +92,10 @@ public struct TrainConfig: ConfigSection, Equatable {
     .float("weight_decay", \.weightDecay, "AdamW weight decay"),
     .int("step_lr_step", \.stepLRStep, "StepLR period in epochs", min: 1),
     .float("step_lr_gamma", \.stepLRGamma, "StepLR factor"),
-    .float("clip", \.clip, "global gradient-norm clip (0 = off)"),
+    .float("clip", \.clip, "global gradient-norm clip of the base step (0 = off)"),
+    .int("warmup_iterations", \.warmupIterations, "linear learning-rate warm-up over the first N iterations of each step (0 = off)", min: 0),
+    .float("incremental_clip", \.incrementalClip, "global gradient-norm clip of incremental steps (IUF: 0.1; 0 = off)"),
+    .float("incremental_weight_decay", \.incrementalWeightDecay, "weight decay of the incremental steps' SGD (IUF: 1e-4)"),
     .bool("compression_loss", \.compressionLoss, "IUF semantic-compression loss in the base step"),
     .float("compression_weight", \.compressionWeight, "weight of the compression loss"),
     .int("compression_buffer", \.compressionBuffer, "rolling buffer of samples for the compression loss", min: 1),
@@ -119,6 +125,8 @@ public struct EvalConfig: ConfigSection, Equatable {
   public var pool = 0
   public var heatmapsPerClass = 3
   public var writeMaps = true
+  public var everyEpochs = 0
+  public var compareMaps = false
   public init() {}
 
   public static let sectionName = "eval"
@@ -128,6 +136,8 @@ public struct EvalConfig: ConfigSection, Equatable {
     .int("pool", \.pool, "image score = max of the k×k average-pooled map (0 = input_size/grid)", min: 0),
     .int("heatmaps_per_class", \.heatmapsPerClass, "heatmap PNGs written per class and step", min: 0),
     .bool("write_maps", \.writeMaps, "write float32 TIFF maps in the MVTec 3D-AD layout"),
+    .int("every_epochs", \.everyEpochs, "learning curves: also evaluate the step's classes every N epochs during training (0 = off)", min: 0),
+    .bool("compare_maps", \.compareMaps, "after each step also score every map variant (each residual, their sums, raw and normalised) into map-comparison/"),
   ]
 }
 

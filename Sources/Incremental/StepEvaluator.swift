@@ -13,7 +13,7 @@ import Tensor
 public struct StepEvaluator {
   public let runDirectory: URL
   let inputSize: Int
-  let settings: ProtocolSettings
+  public let settings: ProtocolSettings
   let heatmapsPerClass: Int
   let writeMaps: Bool
 
@@ -40,6 +40,8 @@ public struct StepEvaluator {
       let prepared = try idx.map { try settings.prepare(map: mapImages[$0], mask: masks[$0]) }
       let scores = try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label })
       matrix.record(step: step, class: c, metrics: try Evaluation.evaluate(scores))
+      matrix.record(step: step, class: c, kinds: try Evaluation.byDefectKind(
+        className: c, images: prepared, labels: idx.map { samples[$0].label }, kinds: idx.map { samples[$0].defectType }))
       // A few heatmaps per class, defective samples first.
       let chosen = (idx.filter { samples[$0].label == 1 } + idx.filter { samples[$0].label == 0 }).prefix(heatmapsPerClass)
       for i in chosen {
@@ -57,12 +59,27 @@ public struct StepEvaluator {
     }
   }
 
+  /// The mean metrics over `classes` from `maps` (as `record`, without writing anything): a
+  /// learning-curve point.
+  public func meanMetrics(classes: [String], samples: [Sample], maps: [[Float]]) throws -> ClassMetrics? {
+    let s = inputSize
+    let masks = try Threading.parallelMap(samples.count) { i -> Image in
+      let l = try SampleLoader.load(samples[i])
+      return l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1)
+    }
+    return ClassMetrics.mean(try classes.map { c in
+      let idx = samples.indices.filter { samples[$0].className == c }
+      let prepared = try idx.map { try settings.prepare(map: Image(width: s, height: s, channels: 1, data: maps[$0]), mask: masks[$0]) }
+      return try Evaluation.evaluate(try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label }))
+    })
+  }
+
   /// metrics.json, metrics.csv, report.md and plots/ of the run directory; `method` and
   /// `modality` label the paper-style summary row.
   public func writeReports(matrix: MetricsMatrix, method: String, modality: String, schedule: Schedule,
-                           lossCurves: [(name: String, values: [Double])] = []) throws {
+                           lossCurves: [(name: String, values: [Double])] = [], learningCurves: LearningCurves = LearningCurves()) throws {
     let entry = SummaryEntry(modality: modality, method: method, setting: schedule.description, matrix: matrix)
-    try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: lossCurves,
+    try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: lossCurves, learningCurves: learningCurves,
                           title: "IUMAD run: \(method), \(modality), \(schedule)")
   }
 

@@ -54,19 +54,26 @@ public final class IncrementalTrainer {
     compression = CompressionLoss(capacity: config.train.compressionBuffer)
     adam = AdamW(params: model.parameters, learningRate: config.train.lr, betas: (config.train.beta1, config.train.beta2),
                  weightDecay: config.train.weightDecay)
-    sgd = SGD(params: model.parameters, learningRate: config.train.incrementalLR)
+    sgd = SGD(params: model.parameters, learningRate: config.train.incrementalLR, weightDecay: config.train.incrementalWeightDecay)
   }
 
   /// Loss sums of the epoch in progress (kept in checkpoints so curves survive a resume).
   var epochSums: [String: Double] = [:]
 
   /// Trains `plan` on `data` from `start` (a resumed position, or the beginning), calling
-  /// `report` after every iteration and `checkpoint(epoch, nextIteration)` after each update.
+  /// `report` after every iteration, `epochEnd(epochsDone)` after each epoch (before its
+  /// checkpoint) and `checkpoint(epoch, nextIteration)` after each update.
   public func train(_ plan: StepPlan, data: PreparedSet,
                     start: (epoch: Int, iteration: Int) = (0, 0),
                     report: (IterationReport) -> Void = { _ in },
+                    epochEnd: (Int) throws -> Void = { _ in },
                     checkpoint: (Int, Int) throws -> Void = { _, _ in }) throws {
     let t = config.train
+    if plan.isBase && start == (0, 0) && model.config.standardizeFeatures {
+      // Fixed for the rest of the run: later steps' classes are standardised with the base
+      // classes' statistics, so the weights keep meaning what they meant (docs/decisions.md).
+      model.featureStatistics = Self.featureStatistics(data, modalities: model.config.modalities)
+    }
     if !plan.isBase && start == (0, 0) {
       // The frozen previous model θ_old that every update is pulled toward.
       thetaOld = Dictionary(uniqueKeysWithValues: model.parameters.named.map { ($0.name, $0.tensor.data) })
@@ -81,14 +88,16 @@ public final class IncrementalTrainer {
       if epoch != start.epoch || start.iteration == 0 { epochSums = [:] }
       for (it, batch) in batches.enumerated() where epoch != start.epoch || it >= start.iteration {
         let parts = EpochSampler.microBatches(batch, micro: t.microBatch, rank: communicator.rank, worldSize: communicator.size)
+        let warm = t.warmupIterations > 0 ? min(1, Float(epoch * batches.count + it + 1) / Float(t.warmupIterations)) : 1
         let losses = try iteration(plan, data: data, parts: parts, globalBatch: batch.count,
-                                   epoch: epoch, iteration: it, learningRate: lr)
+                                   epoch: epoch, iteration: it, learningRate: lr * warm)
         for (n, v) in losses { epochSums[n, default: 0] += Double(v) }
         report(IterationReport(step: plan.index, epoch: epoch, epochs: plan.epochs, iteration: it,
-                               iterationsPerEpoch: batches.count, samples: parts.reduce(0) { $0 + $1.count }, losses: losses, learningRate: lr))
+                               iterationsPerEpoch: batches.count, samples: parts.reduce(0) { $0 + $1.count }, losses: losses, learningRate: lr * warm))
         if it + 1 == batches.count {
           for (n, s) in epochSums { lossCurves["step\(plan.index).\(n)", default: []].append(s / Double(max(batches.count, 1))) }
           epochSums = [:]
+          try epochEnd(epoch + 1)
           try checkpoint(epoch + 1, 0)
         } else {
           try checkpoint(epoch, it + 1)
@@ -172,8 +181,8 @@ public final class IncrementalTrainer {
   }
 
   /// The compression loss of the whole global batch (rows all-gathered in rank order, i.e.
-  /// global batch order) and, per micro-batch of this rank, the gradient of
-  /// compression_weight × loss with respect to its rows. The buffers remember the global rows.
+  /// global batch order), the mean over its keys, and, per micro-batch of this rank, the
+  /// gradient of compression_weight × loss with respect to its rows. The buffers remember the global rows.
   func compressionGradients(_ forwards: [MicroBatch]) throws -> (Float, [[String: [Float]]]) {
     let d = model.config.hidden
     var value: Float = 0
@@ -184,8 +193,9 @@ public final class IncrementalTrainer {
       let first = all[..<communicator.rank].reduce(0) { $0 + $1.count } / d
       let leaf = Tensor(shape: [all.reduce(0) { $0 + $1.count } / d, d], data: all.flatMap { $0 }, requiresGrad: true)
       let loss = try compression.loss(key: key, current: leaf)
-      (loss * config.train.compressionWeight).backward()
-      value += loss.item
+      // IUF averages the term over its layers; here over every (modality, layer) key.
+      (loss * (config.train.compressionWeight / Float(compressionKeys.count))).backward()
+      value += loss.item / Float(compressionKeys.count)
       let grad = leaf.grad ?? [Float](repeating: 0, count: leaf.count)
       var row = first
       for (j, mb) in forwards.enumerated() {
@@ -205,6 +215,8 @@ public final class IncrementalTrainer {
       adam.learningRate = learningRate
       adam.step()
     } else {
+      // IUF clips the incremental steps too (its configs: 0.1), before the projection.
+      if t.incrementalClip > 0 { model.parameters.clipGradNorm(t.incrementalClip) }
       projection.projectGradients(model.parameters)
       pullTowardOld(t.pull)
       sgd.learningRate = learningRate
@@ -273,6 +285,8 @@ public final class IncrementalTrainer {
     for (k, v) in thetaOld { c.floats["theta_old/\(k)"] = v }
     for (k, v) in projection.grams { c.floats["gram/\(k)"] = v }
     for (k, rows) in compression.buffers { c.floats["compression/\(k)"] = rows.flatMap { $0 } }
+    for (m, s) in model.featureStatistics { c.floats["feature_stats/\(m.rawValue)"] = s.packed }
+    for (k, v) in model.mapStatistics?.named(prefix: "map_stats/") ?? [:] { c.floats[k] = v }
     let curves = try JSONSerialization.data(withJSONObject: ["curves": lossCurves, "epoch_sums": epochSums], options: [.sortedKeys])
     c.texts["loss_curves"] = String(decoding: curves, as: UTF8.self)
   }
@@ -294,10 +308,25 @@ public final class IncrementalTrainer {
     try projection.restore(grams: part("gram/"))
     let d = model.config.hidden
     compression.restore(part("compression/").mapValues { flat in stride(from: 0, to: flat.count, by: d).map { Array(flat[$0..<($0 + d)]) } })
+    model.featureStatistics = try Self.featureStatistics(part("feature_stats/"), channels: model.config.featureChannels)
+    let mapEntries = c.floats.filter { $0.key.hasPrefix("map_stats/") }
+    model.mapStatistics = mapEntries.isEmpty ? nil : try MapStatistics(named: mapEntries, prefix: "map_stats/", channels: model.config.featureChannels)
     if let text = c.texts["loss_curves"], let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {
       lossCurves = obj["curves"] as? [String: [Double]] ?? [:]
       epochSums = obj["epoch_sums"] as? [String: Double] ?? [:]
     }
+  }
+
+  /// Feature statistics stored as `ChannelStatistics.packed` under modality names.
+  public static func featureStatistics(_ named: [String: [Float]], channels: Int) throws -> [Modality: ChannelStatistics] {
+    var out: [Modality: ChannelStatistics] = [:]
+    for (k, v) in named {
+      guard let m = Modality(rawValue: k), let s = ChannelStatistics(packed: v, channels: channels) else {
+        throw StatisticsError.malformed("feature_stats/\(k)")
+      }
+      out[m] = s
+    }
+    return out
   }
 
   /// At the end of a step: adds this step's FFN output statistics to the projection matrices.
@@ -320,8 +349,44 @@ public final class IncrementalTrainer {
     try projection.refresh()
   }
 
-  /// Anomaly maps and image scores for `data` (evaluation mode).
-  public func score(_ data: PreparedSet, indices: [Int], batchSize: Int) -> (scores: [Float], maps: [[Float]]) {
+  // MARK: statistics
+
+  /// Per-channel statistics of every modality's features over all tokens of `data`.
+  static func featureStatistics(_ data: PreparedSet, modalities: [Modality]) -> [Modality: ChannelStatistics] {
+    var out: [Modality: ChannelStatistics] = [:]
+    for m in modalities {
+      var s = ChannelStatistics(channels: data.channels)
+      for block in data.features[m]! { s.add(rows: block) }
+      out[m] = s
+    }
+    return out
+  }
+
+  /// The model's map statistics pooled with those of `pool`'s (good) images under the current
+  /// parameters; nil when the maps are not normalised.
+  public func mapStatistics(adding pool: PreparedSet, batchSize: Int) -> MapStatistics? {
+    let v = model.mapVariant
+    guard v.normalization != .none else { return nil }
+    var stats = model.mapStatistics ?? MapStatistics()
+    stats.merge(model.measureMapStatistics(sources: v.sources, normalization: v.normalization) { body in
+      forEachOutput(pool, batchSize: batchSize) { body(model.residuals($0, sources: v.sources)) }
+    })
+    return stats
+  }
+
+  /// Evaluation-mode forward passes over `data` in batches, in order.
+  func forEachOutput(_ data: PreparedSet, batchSize: Int, _ body: (ModelOutput) throws -> Void) rethrows {
+    let mc = model.config
+    try GradMode.withoutGrad {
+      for start in stride(from: 0, to: data.count, by: batchSize) {
+        var ctx = ForwardContext.eval
+        try body(model.forward(data.batch(Array(start..<min(start + batchSize, data.count)), modalities: mc.modalities, withImages: mc.mamba), &ctx))
+      }
+    }
+  }
+
+  /// Anomaly maps and image scores for `data` (evaluation mode); `statistics` nil = the model's.
+  public func score(_ data: PreparedSet, indices: [Int], batchSize: Int, statistics: MapStatistics? = nil) -> (scores: [Float], maps: [[Float]]) {
     let mc = model.config
     var scores: [Float] = [], maps: [[Float]] = []
     let s = mc.inputSize
@@ -330,8 +395,8 @@ public final class IncrementalTrainer {
       let input = data.batch(idx, modalities: mc.modalities, withImages: mc.mamba)
       var ctx = ForwardContext.eval
       let out = GradMode.withoutGrad { model.forward(input, &ctx) }
-      let am = model.anomalyMaps(out, input, blurSigma: config.eval.blurSigma > 0 ? config.eval.blurSigma : nil,
-                                 poolKernel: config.eval.pool > 0 ? config.eval.pool : nil)
+      let am = model.anomalyMaps(out, blurSigma: config.eval.blurSigma > 0 ? config.eval.blurSigma : nil,
+                                 poolKernel: config.eval.pool > 0 ? config.eval.pool : nil, statistics: statistics)
       scores += am.scores
       for b in 0..<idx.count { maps.append(Array(am.maps.data[(b * s * s)..<((b + 1) * s * s)])) }
     }

@@ -11,6 +11,8 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
   /// Class names in the order they were first recorded (the schedule's order).
   public private(set) var classes: [String] = []
   private var cells: [Int: [String: ClassMetrics]] = [:]
+  /// step → class → defect kind → metrics against that class's good images (optional).
+  private var kindCells: [Int: [String: [String: ClassMetrics]]] = [:]
 
   public init(evaluationProtocol: EvaluationProtocol) {
     self.evaluationProtocol = evaluationProtocol
@@ -20,6 +22,20 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
   public mutating func record(step: Int, class className: String, metrics: ClassMetrics) {
     if !classes.contains(className) { classes.append(className) }
     cells[step, default: [:]][className] = metrics
+  }
+
+  /// Stores one class's per-defect-kind metrics after `step` (`Evaluation.byDefectKind`).
+  public mutating func record(step: Int, class className: String, kinds: [String: ClassMetrics]) {
+    kindCells[step, default: [:]][className] = kinds
+  }
+
+  public func kinds(step: Int, class className: String) -> [String: ClassMetrics] { kindCells[step]?[className] ?? [:] }
+
+  /// Each defect kind's metrics averaged over the classes of `step` that have it.
+  public func kindMeans(step: Int) -> [String: ClassMetrics] {
+    var all: [String: [ClassMetrics]] = [:]
+    for c in classes(step: step) { for (k, m) in kinds(step: step, class: c) { all[k, default: []].append(m) } }
+    return all.compactMapValues { ClassMetrics.mean($0) }
   }
 
   /// The recorded steps, ascending.
@@ -89,6 +105,14 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
     var classes: [String: ClassMetrics]
     /// Derived: written for readers of metrics.json, ignored when decoding.
     var mean: ClassMetrics?
+    /// class → defect kind → metrics (absent in files written before it existed).
+    var defectKinds: [String: [String: ClassMetrics]]?
+    /// Derived: each kind's mean over classes.
+    var defectKindMeans: [String: ClassMetrics]?
+
+    enum CodingKeys: String, CodingKey {
+      case step, classes, mean, defectKinds = "defect_kinds", defectKindMeans = "defect_kind_means"
+    }
   }
 
   public init(from decoder: Decoder) throws {
@@ -101,6 +125,7 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
                                                debugDescription: "step \(entry.step) names class '\(unknown)', which is not in \"classes\"")
       }
       cells[entry.step] = entry.classes
+      if let k = entry.defectKinds, !k.isEmpty { kindCells[entry.step] = k }
     }
   }
 
@@ -108,7 +133,10 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
     var c = encoder.container(keyedBy: Keys.self)
     try c.encode(evaluationProtocol, forKey: .evaluationProtocol)
     try c.encode(classes, forKey: .classes)
-    try c.encode(steps.map { StepEntry(step: $0, classes: cells[$0]!, mean: mean(step: $0)) }, forKey: .steps)
+    try c.encode(steps.map { s in
+      StepEntry(step: s, classes: cells[s]!, mean: mean(step: s), defectKinds: kindCells[s],
+                defectKindMeans: kindCells[s] == nil ? nil : kindMeans(step: s))
+    }, forKey: .steps)
     var fm = c.nestedContainer(keyedBy: MetricName.self, forKey: .forgetting)
     for (metric, value) in forgetting() {
       try fm.encode(value, forKey: metric)  // null when undefined

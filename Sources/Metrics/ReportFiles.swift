@@ -5,13 +5,18 @@ import Foundation
 /// Heatmaps and anomaly maps are written per image (`Heatmap`, `AnomalyMapFiles`).
 public enum ReportFiles {
   public static func write(runDirectory: URL, matrix: MetricsMatrix, summary: [SummaryEntry],
-                           lossCurves: [(name: String, values: [Double])] = [], title: String = "IUMAD report") throws {
+                           lossCurves: [(name: String, values: [Double])] = [], learningCurves: LearningCurves = LearningCurves(),
+                           title: String = "IUMAD report") throws {
     let plots = runDirectory.appendingPathComponent("plots")
     try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
     try matrix.writeJSON(to: runDirectory.appendingPathComponent("metrics.json"))
     try matrix.writeCSV(to: runDirectory.appendingPathComponent("metrics.csv"))
     try write(MarkdownReport.render(matrix: matrix, summary: summary, title: title), runDirectory.appendingPathComponent("report.md"))
     try write(ReportPlots.classIAUROC(matrix), plots.appendingPathComponent("i_auroc_per_class.svg"))
+    if !learningCurves.isEmpty {
+      try learningCurves.jsonData().write(to: runDirectory.appendingPathComponent("learning-curves.json"))
+      try write(learningCurves.svg(), plots.appendingPathComponent("learning_curves.svg"))
+    }
     if !lossCurves.isEmpty {
       try write(ReportPlots.lossCurves(lossCurves), plots.appendingPathComponent("loss.svg"))
     }

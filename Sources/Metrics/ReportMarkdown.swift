@@ -10,6 +10,12 @@ public enum MarkdownReport {
     out += "## Per step\n\n"
     out += stepTable(matrix)
     out += "\n" + forgettingLine(matrix) + "\n"
+    let kinds = defectKindTable(matrix)
+    if !kinds.isEmpty {
+      out += "\n## Per defect kind\n\n"
+      out += "Each kind scored against the good test images of the same class, then averaged over the classes "
+        + "that have it (a colour-only, a geometry-only and a combined defect can fare very differently).\n\n" + kinds
+    }
     if !summary.isEmpty {
       out += "\n## Summary\n\n"
       out += "Mean over all classes after the last step; FM of I-AUROC.\n\n"
@@ -37,6 +43,20 @@ public enum MarkdownReport {
       rows.append([Markdown.escape(className)] + steps.flatMap { step in MetricName.allCases.map { cell(step, className, $0) } })
     }
     rows.append(["**Mean**"] + steps.flatMap { step in MetricName.allCases.map { cell(step, nil, $0) } })
+    return Markdown.table(header: header, rows: rows)
+  }
+
+  /// Rows: defect kinds; columns: I-AUROC, P-AUROC, AUPRO of each step (mean over classes).
+  static func defectKindTable(_ matrix: MetricsMatrix) -> String {
+    let kinds = Set(matrix.steps.flatMap { matrix.kindMeans(step: $0).keys }).sorted()
+    guard !kinds.isEmpty else { return "" }
+    var header = ["Defect kind"]
+    for step in matrix.steps { header += MetricName.allCases.map { "Step \(step + 1) \($0.title)" } }
+    let rows = kinds.map { kind in
+      [Markdown.escape(kind)] + matrix.steps.flatMap { step in
+        MetricName.allCases.map { Markdown.percent(matrix.kindMeans(step: step)[kind]?[$0]) }
+      }
+    }
     return Markdown.table(header: header, rows: rows)
   }
 

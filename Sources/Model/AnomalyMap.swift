@@ -12,36 +12,102 @@ public struct AnomalyMaps {
   public let scores: [Float]
 }
 
-/// Euclidean norm over channels of a − b: [B, T, C] → [B, T].
-func residualNorm(_ a: Tensor, _ b: Tensor) -> [Float] {
-  let c = a.shape[2], rows = a.count / c
-  return (0..<rows).map { r in
+/// Euclidean norm of each row of a row-major [rows, C] block.
+func rowNorms(_ r: [Float], channels c: Int) -> [Float] {
+  (0..<(r.count / c)).map { i in
     var s: Float = 0
-    for j in 0..<c { let d = a.data[r * c + j] - b.data[r * c + j]; s += d * d }
+    for j in 0..<c { s += r[i * c + j] * r[i * c + j] }
     return s.squareRoot()
   }
 }
 
+/// Which residuals make the map and how they are put on one scale.
+public struct MapVariant: Hashable, Sendable, CustomStringConvertible {
+  public var sources: [MapSource]
+  public var normalization: MapNormalization
+  public init(sources: [MapSource], normalization: MapNormalization) {
+    self.sources = sources.sorted()
+    self.normalization = normalization
+  }
+  public var description: String { sources.map(\.rawValue).joined(separator: "+") + " (" + normalization.rawValue + ")" }
+}
+
+/// One batch's residuals (reconstruction − target), [B·T, C_in] row-major per source.
+public typealias SourceResiduals = [MapSource: [Float]]
+
 extension IBIUMAD {
-  /// Maps for a forward output (computed without gradient). `blurSigma` nil = no blur;
-  /// `poolKernel` nil = input_size / grid (16 at 224 px with stride 16).
-  public func anomalyMaps(_ out: ModelOutput, _ input: ModelInput, blurSigma: Float? = nil, poolKernel: Int? = nil) -> AnomalyMaps {
-    GradMode.withoutGrad {
-      let b = input.batchSize, g = config.grid, s = config.inputSize
-      var token = [Float](repeating: 0, count: b * config.tokens)
-      func add(_ v: [Float]) { for i in 0..<token.count { token[i] += v[i] } }
-      switch config.anomalyMap {
-      case .fused, .fusedModal:
-        let f = out.fusion!
-        add(residualNorm(f.bottleneck, input.features[.rgb]!))
-        if config.anomalyMap == .fusedModal {
-          add(residualNorm(out.reconstructions[.depth]!.reconstruction, input.features[.depth]!))
-        }
-      case .modal:
-        for m in config.modalities.sorted() { add(residualNorm(out.reconstructions[m]!.reconstruction, input.features[m]!)) }
+  /// The configured map: `model.anomaly_map` with `model.map_normalization`.
+  public var mapVariant: MapVariant {
+    MapVariant(sources: config.anomalyMap.sources(modalities: config.modalities), normalization: config.mapNormalization)
+  }
+
+  /// Every source this model can make a map of.
+  public var availableMapSources: [MapSource] {
+    (ibfm != nil ? [.fused] : []) + config.modalities.sorted().map { $0 == .rgb ? MapSource.rgb : .depth }
+  }
+
+  /// The residuals of `sources` (default: the configured map's), in the units of the targets
+  /// (standardised features when `model.standardize_features` is on).
+  public func residuals(_ out: ModelOutput, sources: [MapSource]? = nil) -> SourceResiduals {
+    var r: SourceResiduals = [:]
+    func diff(_ a: Tensor, _ b: Tensor) -> [Float] { zip(a.data, b.data).map { $0 - $1 } }
+    for source in sources ?? mapVariant.sources {
+      switch source {
+      case .fused: r[.fused] = diff(out.fusion!.bottleneck, out.targets[.rgb]!)
+      case .rgb: r[.rgb] = diff(out.reconstructions[.rgb]!.reconstruction, out.targets[.rgb]!)
+      case .depth: r[.depth] = diff(out.reconstructions[.depth]!.reconstruction, out.targets[.depth]!)
       }
-      return AnomalyMaps(tokenMaps: Tensor(shape: [b, g, g], data: token), inputSize: s, blurSigma: blurSigma, poolKernel: poolKernel)
     }
+    return r
+  }
+
+  /// One source's token scores before the final z-score: ‖r‖ (none, source) or the RMS of the
+  /// residual standardised per channel by its good-image statistics (channel).
+  func innerScores(_ r: [Float], _ source: MapSource, _ normalization: MapNormalization, statistics: MapStatistics?) -> [Float] {
+    let c = config.featureChannels
+    guard normalization == .channel, let ch = statistics?.channel[source] else { return rowNorms(r, channels: c) }
+    let mean = ch.meanFloats, inv = ch.std(relativeFloor: FeatureStandardizer.relativeFloor).map { 1 / $0 }
+    let scale = 1 / Float(c).squareRoot()
+    return (0..<(r.count / c)).map { i in
+      var s: Float = 0
+      for j in 0..<c { let z = (r[i * c + j] - mean[j]) * inv[j]; s += z * z }
+      return s.squareRoot() * scale
+    }
+  }
+
+  /// Per-token anomaly [B·T]: the sum over the variant's sources of each source's score,
+  /// z-scored by its statistics on good images unless the normalisation is none.
+  /// Without statistics (a model that was never trained through a run) scores stay raw.
+  public func tokenScores(_ residuals: SourceResiduals, _ variant: MapVariant, statistics: MapStatistics?) -> [Float] {
+    var token: [Float] = []
+    for source in variant.sources {
+      var s = innerScores(residuals[source]!, source, variant.normalization, statistics: statistics)
+      if variant.normalization != .none, let st = statistics?.score[source] {
+        let m = Float(st.mean[0]), inv = 1 / st.std(relativeFloor: 0)[0]
+        s = s.map { ($0 - m) * inv }
+      }
+      token = token.isEmpty ? s : zip(token, s).map { $0 + $1 }
+    }
+    return token
+  }
+
+  /// Maps for a forward output (computed without gradient). `blurSigma` nil = no blur;
+  /// `poolKernel` nil = input_size / grid (16 at 224 px with stride 16); `variant` nil = the
+  /// configured map; `statistics` nil = the model's own (measured at the end of each step).
+  public func anomalyMaps(_ out: ModelOutput, blurSigma: Float? = nil, poolKernel: Int? = nil,
+                          variant: MapVariant? = nil, statistics: MapStatistics? = nil) -> AnomalyMaps {
+    let v = variant ?? mapVariant
+    return anomalyMaps(residuals(out, sources: v.sources), variant: v, blurSigma: blurSigma, poolKernel: poolKernel,
+                       statistics: statistics ?? mapStatistics)
+  }
+
+  /// Maps from residuals already computed (one forward pass can serve several variants).
+  public func anomalyMaps(_ residuals: SourceResiduals, variant: MapVariant, blurSigma: Float?, poolKernel: Int?,
+                          statistics: MapStatistics?) -> AnomalyMaps {
+    let g = config.grid
+    let token = tokenScores(residuals, variant, statistics: statistics)
+    return AnomalyMaps(tokenMaps: Tensor(shape: [token.count / config.tokens, g, g], data: token), inputSize: config.inputSize,
+                       blurSigma: blurSigma, poolKernel: poolKernel)
   }
 }
 

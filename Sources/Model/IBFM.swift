@@ -59,7 +59,7 @@ struct IBFM {
   init(_ s: ParameterStore, _ c: ModelConfig, rng: inout RNG) {
     fusion = Fusion(s, "ibfm.fusion", c, rng: &rng)
     ibProj = Linear(s, "ibfm.ib_proj", 2 * c.hidden, c.ibDim, rng: &rng)
-    ibOut = Linear(s, "ibfm.ib_out", c.ibDim, c.featureChannels, rng: &rng)
+    ibOut = Linear(s, "ibfm.ib_out", c.ibDim, c.featureChannels, gain: c.outputGain, rng: &rng)
     headFused = Linear(s, "heads.fused", 2 * c.hidden, c.classes, rng: &rng)
     headBottleneck = Linear(s, "heads.bottleneck", c.featureChannels, c.classes, rng: &rng)
   }

@@ -20,6 +20,8 @@ public struct ModelInput {
 
 /// Everything one forward pass produces.
 public struct ModelOutput {
+  /// What the reconstructions are compared with: F_m, standardised when the model standardises.
+  public let targets: [Modality: Tensor]
   public let reconstructions: [Modality: ReconstructionOutput]
   public let mamba: [Modality: MambaOutput]
   public let fusion: FusionOutput?
@@ -45,6 +47,14 @@ public final class IBIUMAD {
   let mrn: [Modality: ReconstructionNetwork]
   let mamba: [Modality: MambaDecoder]
   let ibfm: IBFM?
+  /// Per-channel statistics of each modality's training features (`standardize_features`),
+  /// measured at the start of the base step; nil until then (features pass unchanged).
+  public var featureStatistics: [Modality: ChannelStatistics] = [:] {
+    didSet { standardizers = featureStatistics.mapValues(FeatureStandardizer.init) }
+  }
+  private(set) var standardizers: [Modality: FeatureStandardizer] = [:]
+  /// Good-image statistics of the map sources (`map_normalization`), measured after each step.
+  public var mapStatistics: MapStatistics?
 
   /// Builds the model with parameters drawn from `seed`, registered in a fresh store.
   public init(config c: ModelConfig, seed: UInt64) {
@@ -70,12 +80,21 @@ public final class IBIUMAD {
     ibfm = c.ibfm ? IBFM(store, c, rng: &r3) : nil
   }
 
+  /// F_m as the MRN sees it: standardised per channel once the statistics are known.
+  public func target(_ features: Tensor, _ m: Modality) -> Tensor {
+    guard config.standardizeFeatures, let s = standardizers[m] else { return features }
+    return s.apply(features)
+  }
+
   public func forward(_ input: ModelInput, _ ctx: inout ForwardContext) -> ModelOutput {
     var recs: [Modality: ReconstructionOutput] = [:], mambaOut: [Modality: MambaOutput] = [:]
+    var targets: [Modality: Tensor] = [:]
     for m in config.modalities.sorted() {
-      guard let f = input.features[m] else { fatalError("IBIUMAD.forward: no \(m.rawValue) features in the batch") }
-      check(f.shape == [input.batchSize, config.tokens, config.featureChannels],
-            "IBIUMAD.forward: \(m.rawValue) features have shape \(f.shape), expected [\(input.batchSize), \(config.tokens), \(config.featureChannels)]")
+      guard let raw = input.features[m] else { fatalError("IBIUMAD.forward: no \(m.rawValue) features in the batch") }
+      check(raw.shape == [input.batchSize, config.tokens, config.featureChannels],
+            "IBIUMAD.forward: \(m.rawValue) features have shape \(raw.shape), expected [\(input.batchSize), \(config.tokens), \(config.featureChannels)]")
+      let f = target(raw, m)
+      targets[m] = f
       if let decoder = mamba[m] {
         guard let image = input.images[m] else { fatalError("IBIUMAD.forward: mamba on needs the \(m.rawValue) images") }
         mambaOut[m] = decoder(image, &ctx)
@@ -89,7 +108,7 @@ public final class IBIUMAD {
         Tensor.concat([r.decoderFeatures[a], d.decoderFeatures[a]], axis: 2),
         Tensor.concat([r.decoderFeatures[b], d.decoderFeatures[b]], axis: 2), &ctx)
     }
-    return ModelOutput(reconstructions: recs, mamba: mambaOut, fusion: fusion)
+    return ModelOutput(targets: targets, reconstructions: recs, mamba: mambaOut, fusion: fusion)
   }
 
   /// The names of `loss(...).values`, in order, known before any batch is seen (a rank with an
@@ -106,7 +125,7 @@ public final class IBIUMAD {
   public func loss(_ out: ModelOutput, _ input: ModelInput, weights: LossWeights = LossWeights()) -> LossTerms {
     var terms: [(String, Tensor, Float)] = []
     for m in config.modalities.sorted() {
-      terms.append(("mse_\(m.rawValue)", Tensor.mse(out.reconstructions[m]!.reconstruction, input.features[m]!), 1))
+      terms.append(("mse_\(m.rawValue)", Tensor.mse(out.reconstructions[m]!.reconstruction, out.targets[m]!), 1))
     }
     for m in config.modalities.sorted() {
       if let mo = out.mamba[m] {
@@ -114,7 +133,7 @@ public final class IBIUMAD {
       }
     }
     if let f = out.fusion {
-      terms.append(("fusion", Tensor.mse(input.features[.rgb]!, f.bottleneck), weights.fusion))
+      terms.append(("fusion", Tensor.mse(out.targets[.rgb]!, f.bottleneck), weights.fusion))
       var ib = Tensor.klDivergence(pLogits: f.fusedLogits, qLogits: f.bottleneckLogits)
       if config.ibSupervised { ib = ib + Tensor.crossEntropy(logits: f.fusedLogits, labels: input.labels) }
       terms.append(("ib", ib, weights.ib))

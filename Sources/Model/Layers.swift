@@ -8,8 +8,8 @@ public struct Linear {
   public let bias: Tensor?
 
   public init(_ store: ParameterStore, _ prefix: String, _ inF: Int, _ outF: Int, bias: Bool = true,
-              zeroInit: Bool = false, rng: inout RNG) {
-    weight = zeroInit ? store.zeros("\(prefix).weight", [outF, inF]) : store.xavierUniform("\(prefix).weight", [outF, inF], rng: &rng)
+              zeroInit: Bool = false, gain: Float = 1, rng: inout RNG) {
+    weight = zeroInit ? store.zeros("\(prefix).weight", [outF, inF]) : store.xavierUniform("\(prefix).weight", [outF, inF], gain: gain, rng: &rng)
     self.bias = bias ? store.zeros("\(prefix).bias", [outF]) : nil
   }
 
@@ -68,9 +68,14 @@ public struct MultiheadAttention {
   /// Dropout on the attention probabilities (applied only when the context trains).
   public let attentionDropout: Bool
 
-  public init(_ store: ParameterStore, _ prefix: String, dim: Int, heads: Int, attentionDropout: Bool, rng: inout RNG) {
+  /// `tiedQueryKey`: k_proj starts as a copy of q_proj (then both train freely), so the
+  /// query–key form W_q W_kᵀ starts positive semi-definite and a token's query scores highest
+  /// against keys that share its components — its own position, when positions dominate.
+  public init(_ store: ParameterStore, _ prefix: String, dim: Int, heads: Int, attentionDropout: Bool,
+              tiedQueryKey: Bool = false, rng: inout RNG) {
     q = Linear(store, "\(prefix).q_proj", dim, dim, rng: &rng)
     k = Linear(store, "\(prefix).k_proj", dim, dim, rng: &rng)
+    if tiedQueryKey { k.weight.data = q.weight.data }
     v = Linear(store, "\(prefix).v_proj", dim, dim, rng: &rng)
     out = Linear(store, "\(prefix).out_proj", dim, dim, rng: &rng)
     self.heads = heads

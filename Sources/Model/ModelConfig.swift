@@ -10,14 +10,75 @@ public enum FusionKind: String, Codable, CaseIterable, Sendable {
   case add, concatFC = "concat_fc", linearGLU = "linear_glu", crossAttention = "cross_attention"
 }
 
-/// Which residual makes the anomaly map (SPEC §6.6).
-public enum AnomalyMapKind: String, Codable, CaseIterable, Sendable {
-  /// ‖F_g − F_R‖₂ (IBFM on; the default).
+/// A residual the anomaly map can be made of (SPEC §6.6).
+public enum MapSource: String, Codable, CaseIterable, Sendable, Comparable {
+  /// ‖F_g − F_R‖: IBFM's bottlenecked reconstruction of the RGB features (the paper's map).
   case fused
-  /// fused plus ‖R_D − F_D‖₂.
-  case fusedModal = "fused+modal"
-  /// Sum of the per-modality residuals ‖R_m − F_m‖₂ (IBFM off, unimodal runs).
-  case modal
+  /// ‖R_R − F_R‖ and ‖R_D − F_D‖: each modality's own reconstruction.
+  case rgb, depth
+  public static func < (a: MapSource, b: MapSource) -> Bool {
+    allCases.firstIndex(of: a)! < allCases.firstIndex(of: b)!
+  }
+}
+
+/// How the MRN's position and query embeddings start.
+public enum EmbeddingInit: String, Codable, CaseIterable, Sendable {
+  /// UniAD's: positions uniform in [0, 1) per row and column, queries N(0, 1).
+  case uniad
+  /// 2-D sine–cosine positions × `position_amplitude` (zero-mean, distinct per token), queries N(0, 1).
+  case sincos
+  /// Xavier-uniform tables (small: ±√(6/(T+d))).
+  case xavier
+}
+
+/// How the MRN decoder's attention projections start.
+public enum DecoderAttentionInit: String, Codable, CaseIterable, Sendable {
+  /// Independent Xavier-uniform q, k, v, out projections.
+  case xavier
+  /// k_proj starts equal to q_proj: attention starts out favouring matching (position) components.
+  case tied
+}
+
+/// Which residuals are summed into the anomaly map, written `fused`, `rgb+depth`,
+/// `fused+depth`, …; `modal` stands for every configured modality's own residual.
+public struct AnomalyMapSpec: Codable, Equatable, Sendable, CustomStringConvertible {
+  public var names: [String]
+
+  /// Parses `a+b+…`; a message naming the offending part when one is not fused, rgb, depth or modal.
+  public static func parse(_ text: String) -> (spec: AnomalyMapSpec?, problem: String?) {
+    let parts = text.split(separator: "+").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    guard !parts.isEmpty else { return (nil, "expected fused, rgb, depth or modal joined by '+', got '\(text)'") }
+    for p in parts where p != "modal" && MapSource(rawValue: p) == nil {
+      return (nil, "unknown map source '\(p)' in '\(text)' (fused, rgb, depth, modal = every modality's own residual)")
+    }
+    return (AnomalyMapSpec(names: parts), nil)
+  }
+
+  public init(names: [String]) { self.names = names }
+
+  public static let fused = AnomalyMapSpec(names: ["fused"])
+  public static let modal = AnomalyMapSpec(names: ["modal"])
+
+  /// The sources with `modal` expanded, in canonical order, each once.
+  public func sources(modalities: [Modality]) -> [MapSource] {
+    var out = Set<MapSource>()
+    for n in names {
+      if n == "modal" { for m in modalities { out.insert(m == .rgb ? .rgb : .depth) } } else if let s = MapSource(rawValue: n) { out.insert(s) }
+    }
+    return out.sorted()
+  }
+
+  public var description: String { names.joined(separator: "+") }
+}
+
+/// How each source's residual is put on a common scale before the sources are summed.
+public enum MapNormalization: String, Codable, CaseIterable, Sendable {
+  /// Raw Euclidean norms (the paper's maps).
+  case none
+  /// Each source's ‖r‖ z-scored by its mean and standard deviation on good images.
+  case source
+  /// Each residual standardised per channel by its good-image statistics, its RMS then z-scored.
+  case channel
 }
 
 /// Everything that fixes the shapes of the trainable model (SPEC §6).
@@ -45,7 +106,17 @@ public struct ModelConfig: Codable, Equatable, Sendable {
   public var fusion: FusionKind = .crossAttention
   public var ibDim: Int = 256
   public var ibSupervised: Bool = true
-  public var anomalyMap: AnomalyMapKind = .fused
+  public var anomalyMap: AnomalyMapSpec = .fused
+  public var mapNormalization: MapNormalization = .none
+  /// Standardise the backbone features per channel (statistics of the base step's training
+  /// features) before the MRN: its input, its targets and the maps are then in those units.
+  public var standardizeFeatures = true
+  /// Gain of output_proj's (and F_g's) Xavier-uniform initial weights: small values start the
+  /// reconstruction near the standardised targets' mean (0) instead of at unit-scale noise.
+  public var outputGain: Float = 1
+  public var embeddingInit: EmbeddingInit = .uniad
+  public var positionAmplitude: Float = 3
+  public var decoderAttentionInit: DecoderAttentionInit = .xavier
   /// Number of object classes K (label heads); set from the schedule's class list.
   public var classes: Int = 10
 
@@ -106,8 +177,13 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     if ibfm {
       need(Set(modalities) == [.rgb, .depth], "model.ibfm: on needs modalities [rgb, depth], got \(modalities.map(\.rawValue))")
       need((2 * hidden) % heads == 0, "model.heads: \(heads) must divide 2·hidden = \(2 * hidden) for IBFM cross-attention")
-    } else {
-      need(anomalyMap == .modal, "model.anomaly_map: '\(anomalyMap.rawValue)' needs ibfm on; use 'modal'")
+    }
+    for n in anomalyMap.names {
+      switch n {
+      case "fused": need(ibfm, "model.anomaly_map: '\(anomalyMap)' uses the fused residual, which needs ibfm on (use modal)")
+      case "rgb", "depth": need(modalities.contains(Modality(rawValue: n)!), "model.anomaly_map: '\(anomalyMap)' uses the \(n) residual, but model.modalities is \(modalities.map(\.rawValue))")
+      default: break
+      }
     }
     return p
   }

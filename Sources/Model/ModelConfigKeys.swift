@@ -39,7 +39,18 @@ extension ModelConfig: ConfigSection {
     .choice("fusion", \.fusion, "add | concat_fc | linear_glu | cross_attention"),
     .int("ib_dim", \.ibDim, "IB projection width d_z", min: 1),
     .bool("ib_supervised", \.ibSupervised, "add CE(p_fu, Y) to the KL term"),
-    .choice("anomaly_map", \.anomalyMap, "fused | fused+modal | modal"),
+    ConfigKey("anomaly_map", "residuals summed into the map: fused, rgb, depth joined by '+'; modal = every modality's own (SPEC §6.6, docs/quality.md)", set: { c, v in
+      guard let text = v as? String else { return "expected e.g. rgb+depth, got \(v)" }
+      let (spec, problem) = AnomalyMapSpec.parse(text)
+      if let spec { c.anomalyMap = spec }
+      return problem
+    }, render: { $0.anomalyMap.description }),
+    .choice("map_normalization", \.mapNormalization, "none | source (z-score each residual's norm on good images) | channel (standardise each residual per channel first)"),
+    .bool("standardize_features", \.standardizeFeatures, "standardise backbone features per channel (base-step statistics) before the MRN"),
+    .float("output_gain", \.outputGain, "gain of the output projections' initial weights (1 = Xavier)"),
+    .choice("embedding_init", \.embeddingInit, "MRN positions and learned queries at the start: uniad (U[0,1) per row/column, queries N(0,1)) | sincos (2-D sine–cosine × position_amplitude, queries N(0,1)) | xavier"),
+    .float("position_amplitude", \.positionAmplitude, "amplitude of the sincos position embedding"),
+    .choice("decoder_attention_init", \.decoderAttentionInit, "MRN decoder attention: xavier | tied (k_proj starts equal to q_proj)"),
     .int("classes", \.classes, "number of classes K (set from the schedule's class list)", min: 1),
   ]
 

@@ -39,9 +39,14 @@ struct DecoderLayer {
   let norm1, norm2, norm3: LayerNorm
 
   init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
-    queryEmbed = s.xavierUniform("\(p).query_embed", [c.tokens, c.hidden], rng: &rng)
-    selfAttn = MultiheadAttention(s, "\(p).self_attn", dim: c.hidden, heads: c.heads, attentionDropout: true, rng: &rng)
-    crossAttn = MultiheadAttention(s, "\(p).cross_attn", dim: c.hidden, heads: c.heads, attentionDropout: true, rng: &rng)
+    // UniAD's nn.Embedding keeps PyTorch's N(0, 1) init (its initializer touches Linear/Conv
+    // only): queries that differ from token to token from the first step.
+    queryEmbed = c.embeddingInit != .xavier ? s.normal("\(p).query_embed", [c.tokens, c.hidden], std: 1, rng: &rng)
+      : s.xavierUniform("\(p).query_embed", [c.tokens, c.hidden], rng: &rng)
+    selfAttn = MultiheadAttention(s, "\(p).self_attn", dim: c.hidden, heads: c.heads, attentionDropout: true,
+                                  tiedQueryKey: c.decoderAttentionInit == .tied, rng: &rng)
+    crossAttn = MultiheadAttention(s, "\(p).cross_attn", dim: c.hidden, heads: c.heads, attentionDropout: true,
+                                   tiedQueryKey: c.decoderAttentionInit == .tied, rng: &rng)
     linear1 = Linear(s, "\(p).linear1", c.hidden, c.ffn, rng: &rng)
     linear2 = Linear(s, "\(p).linear2", c.ffn, c.hidden, rng: &rng)
     norm1 = LayerNorm(s, "\(p).norm1", c.hidden)
@@ -81,11 +86,55 @@ public struct ReconstructionNetwork {
   init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
     config = c
     inputProj = Linear(s, "\(p).input_proj", c.featureChannels, c.hidden, rng: &rng)
-    pos = s.xavierUniform("\(p).pos_embed", [c.tokens, c.hidden], rng: &rng)
+    switch c.embeddingInit {
+    case .uniad: pos = s.constant("\(p).pos_embed", Self.uniadPositions(grid: c.grid, dim: c.hidden, rng: &rng))
+    case .sincos: pos = s.constant("\(p).pos_embed", Self.sincosPositions(grid: c.grid, dim: c.hidden, amplitude: c.positionAmplitude))
+    case .xavier: pos = s.xavierUniform("\(p).pos_embed", [c.tokens, c.hidden], rng: &rng)
+    }
     encoder = (0..<c.encoderLayers).map { EncoderLayer(s, "\(p).encoder.\($0)", c, rng: &rng) }
     decoder = (0..<c.decoderLayers).map { DecoderLayer(s, "\(p).decoder.\($0)", c, rng: &rng) }
     decoderNorm = LayerNorm(s, "\(p).decoder_norm", c.hidden)
-    outputProj = Linear(s, "\(p).output_proj", c.hidden, c.featureChannels, rng: &rng)
+    outputProj = Linear(s, "\(p).output_proj", c.hidden, c.featureChannels, gain: c.outputGain, rng: &rng)
+  }
+
+  /// UniAD's learned position embedding at initialisation: token (i, j) is [col_j, row_i] with
+  /// row and column tables drawn uniform in [0, 1) (PositionEmbeddingLearned). Here the [T, d]
+  /// table is then learned freely; only its starting point is UniAD's. Xavier's ±0.1 values
+  /// are too small for the learned queries to pick out their own position at the start.
+  static func uniadPositions(grid g: Int, dim d: Int, rng: inout RNG) -> Tensor {
+    let half = d / 2
+    let col = (0..<(g * half)).map { _ in rng.uniform() }
+    let row = (0..<(g * (d - half))).map { _ in rng.uniform() }
+    var data = [Float](repeating: 0, count: g * g * d)
+    for i in 0..<g {
+      for j in 0..<g {
+        let t = (i * g + j) * d
+        for k in 0..<half { data[t + k] = col[j * half + k] }
+        for k in 0..<(d - half) { data[t + half + k] = row[i * (d - half) + k] }
+      }
+    }
+    return Tensor(shape: [g * g, d], data: data)
+  }
+
+  /// 2-D sine–cosine positions (a quarter of the channels each for sin/cos of the column and
+  /// of the row, frequencies from 2 down to 0.2 radians per token) times `amplitude`: zero-mean
+  /// and distinct per token, so q·k between positions peaks where they coincide.
+  static func sincosPositions(grid g: Int, dim d: Int, amplitude: Float) -> Tensor {
+    var data = [Float](repeating: 0, count: g * g * d)
+    let q = d / 4
+    for i in 0..<g {
+      for j in 0..<g {
+        let t = (i * g + j) * d
+        for k in 0..<q {
+          let w = 2 / Foundation.pow(Float(10), Float(k) / Float(q))
+          data[t + k] = amplitude * Foundation.sin(Float(j) * w)
+          data[t + q + k] = amplitude * Foundation.cos(Float(j) * w)
+          data[t + 2 * q + k] = amplitude * Foundation.sin(Float(i) * w)
+          data[t + 3 * q + k] = amplitude * Foundation.cos(Float(i) * w)
+        }
+      }
+    }
+    return Tensor(shape: [g * g, d], data: data)
   }
 
   /// features F_m [B, T, C_in]; conditions: one [B, T, d] per encoder layer, or nil.

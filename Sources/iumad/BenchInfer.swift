@@ -35,7 +35,7 @@ struct BenchInfer: ParsableCommand {
     func maps(_ input: ModelInput) -> [Float] {
       GradMode.withoutGrad {
         var ctx = ForwardContext.eval
-        return model.anomalyMaps(model.forward(input, &ctx), input).scores
+        return model.anomalyMaps(model.forward(input, &ctx)).scores
       }
     }
     func seconds(_ body: () throws -> Void) rethrows -> Double {

@@ -55,7 +55,7 @@ struct InferCommand: ParsableCommand {
       for m in cfg.model.modalities { features[m] = try wrap { try extractor.features(images[m]!) } }
       let input = ModelInput(features: features, images: images, labels: [0])
       var ctx = ForwardContext.eval
-      let maps = model.anomalyMaps(GradMode.withoutGrad { model.forward(input, &ctx) }, input,
+      let maps = model.anomalyMaps(GradMode.withoutGrad { model.forward(input, &ctx) },
                                    blurSigma: cfg.eval.blurSigma > 0 ? cfg.eval.blurSigma : nil,
                                    poolKernel: cfg.eval.pool > 0 ? cfg.eval.pool : nil)
       let name = URL(fileURLWithPath: rgbPath).deletingPathExtension().lastPathComponent

@@ -62,7 +62,7 @@ struct GoldenModelTests {
     }
 
     var evalCtx = ForwardContext.eval
-    let maps = model.anomalyMaps(model.forward(input, &evalCtx), input)
+    let maps = model.anomalyMaps(model.forward(input, &evalCtx))
     expectMatches(maps.tokenMaps.data, "out/token_map")
     expectMatches(maps.maps.data, "out/map")
     expectMatches(maps.scores, "out/scores")

@@ -92,7 +92,7 @@ struct ModelBehaviourTests {
     let model = IBIUMAD(config: .tiny, seed: 2)
     let input = makeInput(.tiny, batch: 2, seed: 5)
     var ctx = ForwardContext.eval
-    let maps = model.anomalyMaps(model.forward(input, &ctx), input, blurSigma: 4)
+    let maps = model.anomalyMaps(model.forward(input, &ctx), blurSigma: 4)
     #expect(maps.tokenMaps.shape == [2, 4, 4])
     #expect(maps.maps.shape == [2, 64, 64])
     #expect(maps.scores.count == 2)

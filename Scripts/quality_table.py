@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""The table of Scripts/quality.sh: one row per run directory (a trained model or `iumad baseline`).
+
+Reads each run's metrics.json (mean I-AUROC, P-AUROC, AUPRO after the last step; FM of I-AUROC),
+finished.json / baseline.json (wall time) and the anomaly maps the run wrote for its last step,
+and adds **P-AUROC on object pixels only**: a map that merely lights up the object scores well on
+plain P-AUROC because most defect-free pixels are background; restricted to the object, only a
+map that rises at the defect does. The object mask comes from the test image's own xyz: pixels
+clearly above a plane fitted to the image border (both generators put the object on a table).
+
+Usage: quality_table.py LABEL=RUN_DIR [LABEL=RUN_DIR ...]  (numpy only)
+"""
+import json
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from make_heldout import read_png, read_tiff  # noqa: E402  (numpy-only PNG/TIFF readers)
+
+
+def auroc(scores, labels):
+    """Exact AUROC with ties counted half (Mann–Whitney), never flipped."""
+    scores = np.asarray(scores, np.float64)
+    labels = np.asarray(labels, bool)
+    pos, neg = labels.sum(), (~labels).sum()
+    if pos == 0 or neg == 0:
+        return float("nan")
+    order = np.argsort(scores, kind="mergesort")
+    ranks = np.empty(len(scores), np.float64)
+    sorted_scores = scores[order]
+    i = 0
+    while i < len(scores):
+        j = i
+        while j + 1 < len(scores) and sorted_scores[j + 1] == sorted_scores[i]:
+            j += 1
+        ranks[order[i:j + 1]] = (i + j) / 2 + 1
+        i = j + 1
+    return float((ranks[labels].sum() - pos * (pos + 1) / 2) / (pos * neg))
+
+
+def object_mask(xyz):
+    """Pixels standing out of the table plane: plane fitted (twice, outliers dropped) to the
+    valid points of a border band, object = height above it beyond a noise-aware threshold."""
+    h, w = xyz.shape[:2]
+    z = xyz[..., 2].astype(np.float64)
+    valid = np.isfinite(z) & (z != 0)
+    yy, xx = np.mgrid[0:h, 0:w]
+    band = max(2, int(0.08 * min(h, w)))
+    border = np.zeros((h, w), bool)
+    border[:band], border[-band:], border[:, :band], border[:, -band:] = True, True, True, True
+    use = border & valid
+    a = np.stack([np.ones(use.sum()), xx[use], yy[use]], 1)
+    coef = np.linalg.lstsq(a, z[use], rcond=None)[0]
+    for _ in range(2):
+        res = z[use] - a @ coef
+        keep = np.abs(res - np.median(res)) < 3 * (np.median(np.abs(res - np.median(res))) + 1e-9)
+        coef = np.linalg.lstsq(a[keep], z[use][keep], rcond=None)[0]
+    plane = coef[0] + coef[1] * xx + coef[2] * yy
+    height = np.where(valid, np.abs(plane - z), 0)
+    noise = np.median(np.abs(z[use] - a @ coef)) + 1e-9
+    thr = max(6 * noise, 0.15 * np.percentile(height[valid], 99))
+    return valid & (height > thr)
+
+
+def object_pixel_pauroc(run, step):
+    """Mean over classes of P-AUROC over the object pixels of that class's test images."""
+    cfg = open(os.path.join(run, "config.yaml")).read()
+    root = next(l.split(":", 1)[1].strip().strip('"') for l in cfg.splitlines() if l.strip().startswith("root:"))
+    maps_root = os.path.join(run, "maps", f"step-{step}")
+    per_class = []
+    for cls in sorted(os.listdir(maps_root)):
+        scores, labels = [], []
+        test = os.path.join(maps_root, cls, "test")
+        for kind in sorted(os.listdir(test)):
+            for f in sorted(os.listdir(os.path.join(test, kind))):
+                stem = os.path.splitext(f)[0]
+                m = read_tiff(os.path.join(test, kind, f))[0][..., 0]
+                xyz = read_tiff(os.path.join(root, cls, "test", kind, "xyz", stem + ".tiff"))[0]
+                gt_path = os.path.join(root, cls, "test", kind, "gt", stem + ".png")
+                gt = read_png(gt_path) if os.path.exists(gt_path) else np.zeros(m.shape, np.uint8)
+                gt = gt if gt.ndim == 2 else gt[..., 0]
+                obj = object_mask(xyz) | (gt > 0)
+                scores.append(m[obj])
+                labels.append(gt[obj] > 0)
+        if scores:
+            per_class.append(auroc(np.concatenate(scores), np.concatenate(labels)))
+    return float(np.nanmean(per_class)) if per_class else float("nan")
+
+
+def row(label, run):
+    metrics = json.load(open(os.path.join(run, "metrics.json")))
+    last = metrics["steps"][-1]
+    mean, step = last["mean"], last["step"] + 1
+    fm = metrics.get("forgetting", {}).get("i_auroc")
+    seconds = None
+    for name in ("finished.json", "baseline.json"):
+        p = os.path.join(run, name)
+        if os.path.exists(p):
+            seconds = json.load(open(p)).get("seconds", seconds)
+    obj = object_pixel_pauroc(run, step)
+    pct = lambda v: "–" if v is None or v != v else f"{100 * v:.1f}"
+    wall = "–" if seconds is None else f"{seconds / 60:.1f} min"
+    return f"| {label} | {step} | {pct(mean['i_auroc'])} | {pct(mean['p_auroc'])} | {pct(obj)} | {pct(mean['aupro'])} | {pct(fm)} | {wall} |"
+
+
+def main(args):
+    print("| run | steps | I-AUROC | P-AUROC | P-AUROC object pixels | AUPRO | FM I-AUROC | wall |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    for a in args:
+        label, run = a.split("=", 1)
+        print(row(label, run))
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

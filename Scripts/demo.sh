@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job on a fresh machine: native deps → real EfficientNet-Lite0 weights → a synthetic
-# MVTec 3D-AD dataset (10 classes, RGB + xyz) → incremental training with schedule 6-1x4
+# MVTec 3D-AD dataset (10 classes, RGB + xyz; 40 test images per class, 10 of them good, so a
+# class's I-AUROC rests on 300 good/defective pairs) → incremental training with schedule 6-1x4
 # (configs/demo.yaml) → the report. Everything lands in ${IUMAD_DEMO_DIR:-runs/demo}.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,7 +14,7 @@ bin=.build/release/iumad
 out="${IUMAD_DEMO_DIR:-runs/demo}"
 mkdir -p "$out"
 if [ ! -d "$out/data" ]; then
-  "$bin" synth --out "$out/data" --classes 10 --train 20 --test 12 --size 128 --seed 0
+  "$bin" synth --out "$out/data" --classes 10 --train 20 --test 40 --size 128 --seed 0
 fi
 "$bin" dataset inspect --data "$out/data" > "$out/dataset.json"
 "$bin" train --config configs/demo.yaml --data "$out/data" --out "$out/run" --set "backbone.cache=$out/feature-cache"

@@ -9,6 +9,7 @@ map that rises at the defect does. The object mask comes from the test image's o
 clearly above a plane fitted to the image border (both generators put the object on a table).
 
 Usage: quality_table.py LABEL=RUN_DIR [LABEL=RUN_DIR ...]  (numpy only)
+       quality_table.py --curves LABEL=RUN_DIR ...  (learning curves: I-AUROC / AUPRO per epoch)
 """
 import json
 import os
@@ -105,11 +106,26 @@ def row(label, run):
     return f"| {label} | {step} | {pct(mean['i_auroc'])} | {pct(mean['p_auroc'])} | {pct(obj)} | {pct(mean['aupro'])} | {pct(fm)} | {wall} |"
 
 
+def curves(args):
+    """`--curves LABEL=RUN ...`: I-AUROC / AUPRO of the base step against epoch (learning-curves.json,
+    written with eval.every_epochs), one row per run — the ablation table of docs/quality.md."""
+    runs = [(a.rsplit("=", 1)[0], json.load(open(os.path.join(a.rsplit("=", 1)[1], "learning-curves.json")))) for a in args]
+    epochs = sorted({p["epoch"] for _, c in runs for p in c["points"] if p["step"] == 0})
+    print("| run | " + " | ".join(f"epoch {e}" for e in epochs) + " |")
+    print("|---|" + "---:|" * len(epochs))
+    for label, c in runs:
+        at = {p["epoch"]: p["metrics"] for p in c["points"] if p["step"] == 0}
+        cells = [f"{100 * at[e]['i_auroc']:.1f} / {100 * at[e]['aupro']:.1f}" if e in at else "–" for e in epochs]
+        print(f"| {label} | " + " | ".join(cells) + " |")
+
+
 def main(args):
+    if args and args[0] == "--curves":
+        return curves(args[1:])
     print("| run | steps | I-AUROC | P-AUROC | P-AUROC object pixels | AUPRO | FM I-AUROC | wall |")
     print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for a in args:
-        label, run = a.split("=", 1)
+        label, run = a.rsplit("=", 1)
         print(row(label, run))
 
 

@@ -309,6 +309,10 @@ public final class IncrementalTrainer {
     let d = model.config.hidden
     compression.restore(part("compression/").mapValues { flat in stride(from: 0, to: flat.count, by: d).map { Array(flat[$0..<($0 + d)]) } })
     model.featureStatistics = try Self.featureStatistics(part("feature_stats/"), channels: model.config.featureChannels)
+    // Every checkpoint is written after the base step measured them: none means another version.
+    if model.config.standardizeFeatures && Set(model.featureStatistics.keys) != Set(model.config.modalities) {
+      throw CheckpointError.mismatch("the checkpoint holds no feature statistics for \(model.config.modalities.map(\.rawValue)) but model.standardize_features is on (written by an older version?); start over with --resume never")
+    }
     let mapEntries = c.floats.filter { $0.key.hasPrefix("map_stats/") }
     model.mapStatistics = mapEntries.isEmpty ? nil : try MapStatistics(named: mapEntries, prefix: "map_stats/", channels: model.config.featureChannels)
     if let text = c.texts["loss_curves"], let obj = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any] {

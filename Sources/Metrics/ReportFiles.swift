@@ -11,7 +11,9 @@ public enum ReportFiles {
     try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
     try matrix.writeJSON(to: runDirectory.appendingPathComponent("metrics.json"))
     try matrix.writeCSV(to: runDirectory.appendingPathComponent("metrics.csv"))
-    try write(MarkdownReport.render(matrix: matrix, summary: summary, title: title), runDirectory.appendingPathComponent("report.md"))
+    var report = MarkdownReport.render(matrix: matrix, summary: summary, title: title)
+    if !learningCurves.isEmpty { report += "\n" + MarkdownReport.learningCurves(learningCurves) }
+    try write(report, runDirectory.appendingPathComponent("report.md"))
     try write(ReportPlots.classIAUROC(matrix), plots.appendingPathComponent("i_auroc_per_class.svg"))
     if !learningCurves.isEmpty {
       try learningCurves.jsonData().write(to: runDirectory.appendingPathComponent("learning-curves.json"))

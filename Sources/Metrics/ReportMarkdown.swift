@@ -60,6 +60,16 @@ public enum MarkdownReport {
     return Markdown.table(header: header, rows: rows)
   }
 
+  /// The learning-curve section: a link to the plot and each step's points as a table.
+  public static func learningCurves(_ curves: LearningCurves) -> String {
+    var out = "## Learning curves\n\n![Learning curves](plots/learning_curves.svg)\n\n"
+    out += "Each step's new classes, evaluated during training (`eval.every_epochs`), in percent.\n\n"
+    let rows = curves.points.map { p in
+      ["\(p.step + 1)", "\(p.epoch)"] + MetricName.allCases.map { Markdown.percent(p.metrics[$0]) }
+    }
+    return out + Markdown.table(header: ["Step", "Epoch"] + MetricName.allCases.map(\.title), rows: rows, textColumns: 0)
+  }
+
   static func forgettingLine(_ matrix: MetricsMatrix) -> String {
     let fm = matrix.forgetting()
     return forgettingLine(steps: matrix.steps.count) { Markdown.percent(fm[$0] ?? nil) }

@@ -75,8 +75,10 @@ public struct ChannelStatistics: Equatable, Sendable {
 
   /// The inverse of `packed`; nil when the length or a value does not fit `channels`.
   public init?(packed p: [Float], channels: Int) {
+    // Slots hold bits 44…63 (20 bits), 22…43 and 0…21 (22 bits each): anything else is corrupt.
     guard p.count == 3 * (1 + 2 * channels),
-          p.allSatisfy({ $0 >= 0 && $0 < 4_194_304 && $0 == $0.rounded() }) else { return nil }
+          p.indices.allSatisfy({ i in p[i] >= 0 && p[i] < (i % 3 == 0 ? 1_048_576 : 4_194_304) && p[i] == p[i].rounded() })
+    else { return nil }
     let d = stride(from: 0, to: p.count, by: 3).map { i in
       Double(bitPattern: UInt64(p[i]) << 44 | UInt64(p[i + 1]) << 22 | UInt64(p[i + 2]))
     }

@@ -46,8 +46,8 @@ public struct AnomalyMapSpec: Codable, Equatable, Sendable, CustomStringConverti
 
   /// Parses `a+b+…`; a message naming the offending part when one is not fused, rgb, depth or modal.
   public static func parse(_ text: String) -> (spec: AnomalyMapSpec?, problem: String?) {
-    let parts = text.split(separator: "+").map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
-    guard !parts.isEmpty else { return (nil, "expected fused, rgb, depth or modal joined by '+', got '\(text)'") }
+    let parts = text.split(separator: "+", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces).lowercased() }
+    guard !parts.contains(""), !parts.isEmpty else { return (nil, "expected fused, rgb, depth or modal joined by '+', got '\(text)'") }
     for p in parts where p != "modal" && MapSource(rawValue: p) == nil {
       return (nil, "unknown map source '\(p)' in '\(text)' (fused, rgb, depth, modal = every modality's own residual)")
     }
@@ -106,17 +106,20 @@ public struct ModelConfig: Codable, Equatable, Sendable {
   public var fusion: FusionKind = .crossAttention
   public var ibDim: Int = 256
   public var ibSupervised: Bool = true
-  public var anomalyMap: AnomalyMapSpec = .fused
-  public var mapNormalization: MapNormalization = .none
+  /// Each modality's own residual, standardised per channel by good-image statistics: the map
+  /// that detected best on held-out data at the presets' budgets (docs/quality.md); the paper's
+  /// fused map is `anomaly_map: fused`, `map_normalization: none`.
+  public var anomalyMap: AnomalyMapSpec = .modal
+  public var mapNormalization: MapNormalization = .channel
   /// Standardise the backbone features per channel (statistics of the base step's training
   /// features) before the MRN: its input, its targets and the maps are then in those units.
   public var standardizeFeatures = true
   /// Gain of output_proj's (and F_g's) Xavier-uniform initial weights: small values start the
   /// reconstruction near the standardised targets' mean (0) instead of at unit-scale noise.
   public var outputGain: Float = 1
-  public var embeddingInit: EmbeddingInit = .uniad
+  public var embeddingInit: EmbeddingInit = .sincos
   public var positionAmplitude: Float = 3
-  public var decoderAttentionInit: DecoderAttentionInit = .xavier
+  public var decoderAttentionInit: DecoderAttentionInit = .tied
   /// Number of object classes K (label heads); set from the schedule's class list.
   public var classes: Int = 10
 
@@ -138,6 +141,11 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     var c = ModelConfig()
     c.inputSize = 128; c.featureChannels = 192; c.hidden = 128; c.ffn = 512; c.ibDim = 128
     c.mambaChannels = 64
+    // CPU-budget choices, measured in docs/quality.md: a 8×8 Mamba grid (patch 16) costs a
+    // third less per step than 16×16, and at a few hundred iterations a smaller feature jitter
+    // (UniAD's 20 is for its 1000 epochs) lets the reconstruction learn the normal features.
+    c.mambaPatch = 16
+    c.jitterScale = 5
     return c
   }
 
@@ -146,6 +154,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     c.inputSize = 64; c.featureChannels = 192; c.hidden = 32; c.heads = 4; c.ffn = 64
     c.encoderLayers = 2; c.decoderLayers = 2; c.mambaChannels = 16; c.mambaHeads = 2; c.stateSize = 4
     c.ibDim = 32
+    c.jitterScale = 5
     return c
   }
 

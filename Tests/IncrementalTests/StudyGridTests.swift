@@ -38,7 +38,7 @@ struct StudyGridTests {
     let c = try #require(grid.cells[3].config)
     #expect(c.model.modalities == [.rgb] && !c.model.ibfm && c.model.anomalyMap == .modal && c.perturb.spurious == 1)
     let full = try #require(grid.cells[4].config)
-    #expect(full.model.ibfm && full.model.anomalyMap == .fusedModal && full.perturb.spurious == 0)
+    #expect(full.model.ibfm && full.model.anomalyMap == AnomalyMapSpec(names: ["fused", "modal"]) && full.perturb.spurious == 0)
     #expect(grid.cells[5].settings == [StudySetting(key: "modalities", value: "rgb+depth"), StudySetting(key: "ibfm", value: "on"),
                                        StudySetting(key: "perturb.spurious", value: "1")])
     #expect(grid.cells.filter { $0.config != nil }.count == 6)

@@ -24,6 +24,9 @@ struct GoldenModelTests {
     fixture = try Dictionary(uniqueKeysWithValues: file.names.map { ($0, try file.tensor($0, shape: file.shape(of: $0)!)) })
     var c = ModelConfig.tiny
     c.classes = 3
+    // The fixture's map is the paper's fused residual, unnormalised.
+    c.anomalyMap = .fused
+    c.mapNormalization = .none
     model = IBIUMAD(config: c, seed: 5)
     try model.parameters.load(fixture, prefix: "param/")
     let t = fixture

@@ -89,7 +89,10 @@ struct ModelBehaviourTests {
   }
 
   @Test func anomalyMapShapesAndScores() {
-    let model = IBIUMAD(config: .tiny, seed: 2)
+    var c = ModelConfig.tiny
+    c.anomalyMap = .fused
+    c.mapNormalization = .none
+    let model = IBIUMAD(config: c, seed: 2)
     let input = makeInput(.tiny, batch: 2, seed: 5)
     var ctx = ForwardContext.eval
     let maps = model.anomalyMaps(model.forward(input, &ctx), blurSigma: 4)

@@ -28,7 +28,7 @@ config="${IUMAD_QUALITY_CONFIG:-configs/demo.yaml}"
 out="${IUMAD_QUALITY_DIR:-runs/quality}"
 sets="${IUMAD_QUALITY_SETS:-synth128 synth224 heldout128}"
 schedules="${IUMAD_QUALITY_SCHEDULES:-10-0 6-1x4}"
-mkdir -p "$out"
+mkdir -p "$out/runs"
 cache="$out/feature-cache"
 
 make_set() {

@@ -96,13 +96,14 @@ def row(label, run):
     mean, step = last["mean"], last["step"] + 1
     fm = metrics.get("forgetting", {}).get("i_auroc")
     seconds = None
-    for name in ("finished.json", "baseline.json"):
-        p = os.path.join(run, name)
-        if os.path.exists(p):
-            seconds = json.load(open(p)).get("seconds", seconds)
+    finished, baseline = os.path.join(run, "finished.json"), os.path.join(run, "baseline.json")
+    if os.path.exists(finished):
+        seconds = json.load(open(finished)).get("seconds")
+    elif os.path.exists(baseline):  # one entry per step, each with its own seconds
+        seconds = sum(s.get("seconds", 0) for s in json.load(open(baseline)).get("steps", []))
     obj = object_pixel_pauroc(run, step)
     pct = lambda v: "–" if v is None or v != v else f"{100 * v:.1f}"
-    wall = "–" if seconds is None else f"{seconds / 60:.1f} min"
+    wall = "–" if seconds is None else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
     return f"| {label} | {step} | {pct(mean['i_auroc'])} | {pct(mean['p_auroc'])} | {pct(obj)} | {pct(mean['aupro'])} | {pct(fm)} | {wall} |"
 
 

@@ -234,10 +234,7 @@ public final class IncrementalRun {
   func compareMaps(step: Int, classes: [String]) throws {
     let samples = pipeline.testSamples(classes)
     let test = try pipeline.prepare(samples, modalities: trainer.model.config.modalities)
-    let masks = try Threading.parallelMap(samples.count) { i -> Image in
-      let l = try SampleLoader.load(samples[i])
-      return l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1)
-    }
+    let masks = try StepEvaluator.masks(samples)
     let rows = try comparison.evaluate(test, masks: masks, trainer: trainer, settings: evaluator.settings, eval: config.eval,
                                        batchSize: config.train.batchSize)
     let table = try MapComparison.write(rows, step: step, configured: trainer.model.mapVariant, runDirectory: runDirectory)

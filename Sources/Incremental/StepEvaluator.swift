@@ -63,15 +63,20 @@ public struct StepEvaluator {
   /// learning-curve point.
   public func meanMetrics(classes: [String], samples: [Sample], maps: [[Float]]) throws -> ClassMetrics? {
     let s = inputSize
-    let masks = try Threading.parallelMap(samples.count) { i -> Image in
-      let l = try SampleLoader.load(samples[i])
-      return l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1)
-    }
+    let masks = try Self.masks(samples)
     return ClassMetrics.mean(try classes.map { c in
       let idx = samples.indices.filter { samples[$0].className == c }
       let prepared = try idx.map { try settings.prepare(map: Image(width: s, height: s, channels: 1, data: maps[$0]), mask: masks[$0]) }
       return try Evaluation.evaluate(try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label }))
     })
+  }
+
+  /// Each sample's ground truth at its original size (all zero for good images).
+  public static func masks(_ samples: [Sample]) throws -> [Image] {
+    try Threading.parallelMap(samples.count) { i -> Image in
+      let l = try SampleLoader.load(samples[i])
+      return l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1)
+    }
   }
 
   /// metrics.json, metrics.csv, report.md and plots/ of the run directory; `method` and

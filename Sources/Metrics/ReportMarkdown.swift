@@ -10,6 +10,8 @@ public enum MarkdownReport {
     out += "## Per step\n\n"
     out += stepTable(matrix)
     out += "\n" + forgettingLine(matrix) + "\n"
+    let weak = belowChance(matrix)
+    if !weak.isEmpty { out += "\n" + weak }
     let kinds = defectKindTable(matrix)
     if !kinds.isEmpty {
       out += "\n## Per defect kind\n\n"
@@ -44,6 +46,25 @@ public enum MarkdownReport {
     }
     rows.append(["**Mean**"] + steps.flatMap { step in MetricName.allCases.map { cell(step, nil, $0) } })
     return Markdown.table(header: header, rows: rows)
+  }
+
+  /// A warning for every class whose I-AUROC fell below 0.5 at some step: its good images then
+  /// score higher than its defective ones — the model does not reconstruct that class's normal
+  /// look, so the whole object lights up (typically a class added in an incremental step that
+  /// the constrained update could not learn; docs/quality.md).
+  static func belowChance(_ matrix: MetricsMatrix) -> String {
+    var lines: [String] = []
+    for step in matrix.steps {
+      for c in matrix.classes(step: step) {
+        if let m = matrix.metrics(step: step, class: c), m.iAUROC < 0.5 {
+          lines.append("- \(Markdown.escape(c)), step \(step + 1): I-AUROC \(Markdown.percent(m.iAUROC))")
+        }
+      }
+    }
+    guard !lines.isEmpty else { return "" }
+    return "**Below chance** (good images of the class score higher than its defective ones: the model does not "
+      + "reconstruct the class's normal look, so the whole object lights up — see docs/quality.md, \"Incremental steps\"):\n\n"
+      + lines.joined(separator: "\n") + "\n"
   }
 
   /// Rows: defect kinds; columns: I-AUROC, P-AUROC, AUPRO of each step (mean over classes).

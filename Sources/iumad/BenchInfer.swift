@@ -52,7 +52,7 @@ struct BenchInfer: ParsableCommand {
       images[m] = Tensor(randn: [batch, 3, c.inputSize, c.inputSize], rng: &rng)
     }
     let cached = ModelInput(features: features, images: images, labels: [Int](repeating: 0, count: batch))
-    let fromFeatures = try seconds { _ = maps(cached) }
+    let fromFeatures = seconds { _ = maps(cached) }
 
     // Real files at the model's input size, read back through the training preprocessing.
     let root = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-bench-infer-\(UUID().uuidString)").path

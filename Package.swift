@@ -31,12 +31,12 @@ let package = Package(
 
     // MARK: modules
     .target(name: "Tensor", dependencies: ["COpenBLAS"], swiftSettings: swiftSettings),
-    .target(name: "Configuration", swiftSettings: swiftSettings),
+    .target(name: "Configuration", dependencies: [.product(name: "Yams", package: "Yams")], swiftSettings: swiftSettings),
     .target(name: "Model", dependencies: ["Tensor", "Configuration"], swiftSettings: swiftSettings),
     .target(name: "ImageIO", dependencies: ["CPNG", "CTIFF"], swiftSettings: swiftSettings),
     .target(
       name: "Datasets",
-      dependencies: ["ImageIO", "Tensor", .product(name: "Yams", package: "Yams")],
+      dependencies: ["ImageIO", "Tensor", "Configuration", .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     .target(name: "Backbone", dependencies: ["Tensor", "CZstd"], swiftSettings: swiftSettings),
     .target(name: "Metrics", dependencies: ["ImageIO", "Datasets"], swiftSettings: swiftSettings),

@@ -17,6 +17,8 @@ if [ ! -d "$out/data" ]; then
   "$bin" synth --out "$out/data" --classes 10 --train 20 --test 40 --size 128 --seed 0
 fi
 "$bin" dataset inspect --data "$out/data" > "$out/dataset.json"
-"$bin" train --config configs/demo.yaml --data "$out/data" --out "$out/run" --set "backbone.cache=$out/feature-cache"
+# Extra arguments go to `iumad train` (e.g. `Scripts/demo.sh --resume never` to start over
+# after the code or config changed: a run directory holds one run).
+"$bin" train --config configs/demo.yaml --data "$out/data" --out "$out/run" --set "backbone.cache=$out/feature-cache" "$@"
 echo
 echo "demo finished in $(( $(date +%s) - start )) s; run directory: $out/run (report.md, plots/, heatmaps/, maps/)"

@@ -81,8 +81,12 @@ public struct SafeTensorsFile: WeightSource {
       guard b >= 0, e >= b, dataStart + e <= data.endIndex else {
         throw bad("tensor '\(name)' has data_offsets [\(b), \(e)] outside the \(data.endIndex - dataStart) data bytes")
       }
-      guard e - b == shape.product * width else {
-        throw bad("tensor '\(name)' of shape \(shape) and dtype \(dtype) needs \(shape.product * width) bytes, has \(e - b)")
+      // Shapes come from the file: every dimension non-negative and the byte count without
+      // overflow, before the shape is used for anything.
+      var count = width, overflow = shape.contains { $0 < 0 }
+      for d in shape where !overflow { (count, overflow) = count.multipliedReportingOverflow(by: d) }
+      guard !overflow, e - b == count else {
+        throw bad("tensor '\(name)' of shape \(shape) and dtype \(dtype) " + (overflow ? "is impossible" : "needs \(count) bytes, has \(e - b)"))
       }
       entries[name] = Entry(dtype: dtype, shape: shape, range: (dataStart + b)..<(dataStart + e))
     }

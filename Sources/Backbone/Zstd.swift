@@ -14,8 +14,14 @@ public enum Zstd {
     return dst
   }
 
-  /// Decompresses a frame that must expand to exactly `size` bytes.
+  /// Decompresses a frame that must expand to exactly `size` bytes. The frame header's own
+  /// content size is compared first, so a wrong `size` (a damaged header of ours) is an error
+  /// before anything is allocated.
   public static func decompress(_ src: ArraySlice<UInt8>, size: Int) throws -> [UInt8] {
+    let declared = src.withUnsafeBytes { ZSTD_getFrameContentSize($0.baseAddress, $0.count) }
+    guard size >= 0, declared == UInt64(size) else {
+      throw BackboneError.compression(reason: "frame declares \(declared >= UInt64.max - 1 ? "no valid size" : "\(declared) bytes"), expected \(size)")
+    }
     var dst = [UInt8](repeating: 0, count: size)
     let n = src.withUnsafeBytes { s in
       dst.withUnsafeMutableBytes { d in ZSTD_decompress(d.baseAddress, d.count, s.baseAddress, s.count) }

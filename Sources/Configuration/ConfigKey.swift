@@ -26,11 +26,14 @@ public struct ConfigKey<Root> {
     }, render: { "\($0[keyPath: path])" })
   }
 
-  public static func float(_ key: String, _ path: WritableKeyPath<Root, Float>, _ help: String) -> ConfigKey {
+  /// A finite number (nan and inf never make sense in a configuration) inside `range`.
+  public static func float(_ key: String, _ path: WritableKeyPath<Root, Float>, _ help: String, _ range: NumberRange = .any) -> ConfigKey {
     ConfigKey(key, help, set: { root, v in
       guard let d = v as? Double ?? (v as? Int).map(Double.init) ?? (v as? String).flatMap({ Double($0) }) else {
         return "expected a number, got '\(v)'"
       }
+      guard d.isFinite, Float(d).isFinite else { return "expected a finite number, got '\(v)'" }
+      if !range.contains(d) { return "must be \(range), got \(d)" }
       root[keyPath: path] = Float(d)
       return nil
     }, render: { "\($0[keyPath: path])" })
@@ -113,5 +116,40 @@ extension ConfigSection {
   /// The section as YAML lines (two-space indented), every key with its current value.
   public func yamlLines() -> [String] {
     Self.keys.map { "  \($0.key): \($0.render(self))" }
+  }
+}
+
+/// Where a number key's values may lie; `description` completes "must be …".
+public struct NumberRange: CustomStringConvertible, Sendable {
+  public var lower: Double?, upper: Double?
+  public var lowerOpen = false, upperOpen = false
+
+  public static let any = NumberRange()
+  /// ≥ 0: weights, decays, clips, sigmas.
+  public static let nonNegative = NumberRange(lower: 0)
+  /// > 0: learning rates, sizes.
+  public static let positive = NumberRange(lower: 0, lowerOpen: true)
+  /// [0, 1]: probabilities, fractions.
+  public static let unit = NumberRange(lower: 0, upper: 1)
+  /// [0, 1): Adam's β, dropout.
+  public static let unitOpen = NumberRange(lower: 0, upper: 1, upperOpen: true)
+
+  public init(lower: Double? = nil, upper: Double? = nil, lowerOpen: Bool = false, upperOpen: Bool = false) {
+    self.lower = lower; self.upper = upper; self.lowerOpen = lowerOpen; self.upperOpen = upperOpen
+  }
+
+  public func contains(_ v: Double) -> Bool {
+    if let lower, lowerOpen ? v <= lower : v < lower { return false }
+    if let upper, upperOpen ? v >= upper : v > upper { return false }
+    return true
+  }
+
+  public var description: String {
+    switch (lower, upper) {
+    case let (l?, u?): return "in \(lowerOpen ? "(" : "[")\(l), \(u)\(upperOpen ? ")" : "]")"
+    case let (l?, nil): return lowerOpen ? "greater than \(l)" : "at least \(l)"
+    case let (nil, u?): return upperOpen ? "less than \(u)" : "at most \(u)"
+    default: return "a number"
+    }
   }
 }

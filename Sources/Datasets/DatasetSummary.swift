@@ -58,6 +58,13 @@ public struct DatasetSummary: Codable, Sendable {
         perClass[className]?[split]?.validDepthFraction = (mean * 10_000).rounded() / 10_000
       }
     }
+    // A class is evaluated by comparing its good and defective test images: it needs both.
+    for className in scan.classes {
+      let test = scan.samples.filter { $0.className == className && $0.split == .test }
+      for (label, what) in [(1, "defective"), (0, "good")] where !test.isEmpty && !test.contains(where: { $0.label == label }) {
+        problems.append("class '\(className)': no \(what) test samples (evaluation needs good and defective ones)")
+      }
+    }
     self.perClass = perClass
     self.problems = problems
   }

@@ -1,5 +1,5 @@
 import Foundation
-import Yams
+import Configuration
 
 /// Eyecandies: `ROOT/<Class>/{train,val,test_public}/data/<id>_image_K.png` (six lighting
 /// variants K = 0...5), `<id>_depth.png` (16-bit) with `<id>_info_depth.yaml`, `<id>_mask.png`,
@@ -85,7 +85,7 @@ enum YAMLFile {
       throw DatasetError.badYAML(path: path, reason: "cannot be read")
     }
     let value: Any?
-    do { value = try Yams.load(yaml: text) } catch {
+    do { value = try BoundedYAML.load(text) } catch {
       throw DatasetError.badYAML(path: path, reason: "invalid YAML: \(error)")
     }
     guard let map = value as? [String: Any] else { throw DatasetError.badYAML(path: path, reason: "expected a mapping at the top level") }

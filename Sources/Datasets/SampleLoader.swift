@@ -57,15 +57,20 @@ public enum SampleLoader {
     return Image(width: png.width, height: png.height, channels: 1, data: out)
   }
 
+  /// An MVTec 3D-AD point map: a float TIFF with exactly x, y, z per pixel.
+  public static func readXYZTIFF(_ path: String) throws -> Image {
+    let image: Image
+    do { image = try TIFF.read(path) } catch let e as ImageIOError { throw DatasetError.unreadableImage(e) }
+    guard image.channels == 3 else {
+      throw DatasetError.wrongChannelCount(path: path, expected: "3 (x, y, z)", found: image.channels)
+    }
+    return image
+  }
+
   static func readXYZ(_ sample: Sample) throws -> Image {
     switch sample.depthKind {
     case .xyzTIFF:
-      let image: Image
-      do { image = try TIFF.read(sample.depthPath) } catch let e as ImageIOError { throw DatasetError.unreadableImage(e) }
-      guard image.channels == 3 else {
-        throw DatasetError.wrongChannelCount(path: sample.depthPath, expected: "3 (x, y, z)", found: image.channels)
-      }
-      return image
+      return try readXYZTIFF(sample.depthPath)
     case .depthPNG(let infoPath):
       let png = try readPNG(sample.depthPath)
       guard png.channels == 1 else {
@@ -94,7 +99,7 @@ public enum SampleLoader {
     return Image(width: w, height: h, channels: 3, data: out)
   }
 
-  private static func requireSameSize(_ image: Image, path: String, as reference: Image, reference refPath: String) throws {
+  public static func requireSameSize(_ image: Image, path: String, as reference: Image, reference refPath: String) throws {
     if image.width != reference.width || image.height != reference.height {
       throw DatasetError.sizeMismatch(path: path, size: image.sizeDescription, expected: reference.sizeDescription,
                                       reference: refPath)

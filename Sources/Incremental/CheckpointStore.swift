@@ -37,12 +37,37 @@ public struct CheckpointStore {
     directory.appendingPathComponent(String(format: "ckpt-%03d-%05d-%06d.iumad", p.step, p.epoch, p.iteration))
   }
 
-  /// Writes `checkpoint` for `position` and removes the oldest beyond `keep`.
+  /// Writes `checkpoint` for `position`, then keeps the newest `keep` at or before it. Files
+  /// after `position` are from a timeline this run left (it resumed from an older checkpoint):
+  /// removed, so rotation never keeps them in place of the run's own.
   public func save(_ checkpoint: Checkpoint, at position: RunPosition) throws {
-    try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+    do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
+      throw CheckpointError.io("cannot create '\(directory.path)': \(error.localizedDescription)")
+    }
     try checkpoint.write(to: url(position))
-    let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.filter { $0.hasSuffix(".iumad") }.sorted() ?? []
-    for old in files.dropLast(keep) { try? FileManager.default.removeItem(at: directory.appendingPathComponent(old)) }
+    let files = positions()
+    let kept = files.filter { $0.position <= position }.suffix(keep).map(\.name)
+    for f in files where !kept.contains(f.name) { try? FileManager.default.removeItem(at: directory.appendingPathComponent(f.name)) }
+  }
+
+  /// The checkpoint files by position (oldest first); names that are not `ckpt-S-E-I.iumad` are ignored.
+  func positions() -> [(name: String, position: RunPosition)] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.compactMap { name -> (String, RunPosition)? in
+      guard name.hasPrefix("ckpt-"), name.hasSuffix(".iumad") else { return nil }
+      let parts = name.dropFirst(5).dropLast(6).split(separator: "-").compactMap { Int($0) }
+      guard parts.count == 3 else { return nil }
+      return (name, RunPosition(step: parts[0], epoch: parts[1], iteration: parts[2]))
+    }.sorted { $0.1 < $1.1 }
+  }
+
+  /// Removes temporary files of checkpoint writes that were killed (`*.tmp-PID`); the lines say which.
+  public func removeLeftovers() -> [String] {
+    let names = (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []
+    return names.filter { $0.contains(".iumad.tmp-") }.sorted().compactMap { name in
+      let path = directory.appendingPathComponent(name).path
+      return (try? FileManager.default.removeItem(atPath: path)).map { "removed \(path), left by a checkpoint write that was interrupted" }
+    }
   }
 
   /// What `--resume auto` found: the newest checkpoint that decodes and verifies (if any), and a
@@ -54,9 +79,8 @@ public struct CheckpointStore {
   }
 
   public func newestValid() -> Selection {
-    let files = (try? FileManager.default.contentsOfDirectory(atPath: directory.path))?.filter { $0.hasSuffix(".iumad") }.sorted() ?? []
     var selection = Selection()
-    for f in files.reversed() {
+    for f in positions().reversed().map(\.name) {
       let path = directory.appendingPathComponent(f).path
       do {
         selection.checkpoint = try Self.read(path)

@@ -21,6 +21,9 @@ public final class DataPipeline {
   public let classes: [String]
   public let schedule: Schedule
   public let skipped: [String]
+  /// The run's identity: this configuration and the files the scan found (before validation,
+  /// so `SeedRuns` can compute it with a scan alone).
+  public let identity: RunIdentity
   let extractor: FeatureExtractor
   let cache: FeatureCache
   let preprocessor: Preprocessor
@@ -42,10 +45,8 @@ public final class DataPipeline {
     }
     guard problems.isEmpty else { throw RunSetupError(problems) }
 
-    let scan = DatasetReader.scan(
-      format: config.data.format, root: root,
-      options: DatasetOptions(eyecandiesImageIndex: config.data.imageIndex, metaFiles: config.data.meta,
-                              knownClasses: config.data.classes.isEmpty ? nil : config.data.classes))
+    let scan = Self.scan(config)
+    identity = RunIdentity(config: config, samples: scan.samples)
     let validated = try DatasetValidator.validate(scan, skipBadSamples: config.data.skipBadSamples)
     samples = validated.samples
     skipped = validated.skipped.map { String(describing: $0) }
@@ -63,7 +64,12 @@ public final class DataPipeline {
       problems.append("perturb.spurious: \(config.perturb.spurious) needs training images of at least two classes to cut patches from")
     }
     for c in classes.prefix(schedule.totalClasses) {
-      if !samples.contains(where: { $0.className == c && $0.split == .test }) { problems.append("data: class '\(c)' has no test samples") }
+      let test = samples.filter { $0.className == c && $0.split == .test }
+      if test.isEmpty { problems.append("data: class '\(c)' has no test samples") } else {
+        // Every metric after a step compares good with defective test images of each class.
+        if !test.contains(where: { $0.label == 1 }) { problems.append("data: class '\(c)' has no defective test samples (I-AUROC needs good and defective ones)") }
+        if !test.contains(where: { $0.label == 0 }) { problems.append("data: class '\(c)' has no good test samples (I-AUROC needs good and defective ones)") }
+      }
       if !samples.contains(where: { $0.className == c && config.data.trainSplits.contains($0.split.rawValue) }) {
         problems.append("data: class '\(c)' has no training samples in \(config.data.trainSplits)")
       }
@@ -80,11 +86,22 @@ public final class DataPipeline {
   }
 
   /// The frozen backbone + neck a config names, with its weights checked against the model's C_in.
+  /// The dataset layout's listing of `data.root` (no file is opened).
+  public static func scan(_ config: RunConfig) -> DatasetScan {
+    DatasetReader.scan(
+      format: config.data.format, root: config.data.root,
+      options: DatasetOptions(eyecandiesImageIndex: config.data.imageIndex, metaFiles: config.data.meta,
+                              knownClasses: config.data.classes.isEmpty ? nil : config.data.classes))
+  }
+
+  /// Where Scripts/fetch_weights.sh (or convert_weights.py) puts the weights of `arch`.
+  public static func defaultWeights(_ arch: String) -> String {
+    "\(defaultWeightsDirectory)/efficientnet-\(arch.replacingOccurrences(of: "efficientnet-", with: "")).safetensors"
+  }
+
   public static func makeExtractor(_ config: RunConfig) throws -> FeatureExtractor {
     let arch = config.backbone.name
-    let weights = config.backbone.weights.isEmpty
-      ? "\(defaultWeightsDirectory)/efficientnet-\(arch.replacingOccurrences(of: "efficientnet-", with: "")).safetensors"
-      : config.backbone.weights
+    let weights = config.backbone.weights.isEmpty ? defaultWeights(arch) : config.backbone.weights
     guard FileManager.default.fileExists(atPath: weights) else {
       throw RunSetupError(["backbone.weights: '\(weights)' not found (run Scripts/fetch_weights.sh, or set backbone.weights)"])
     }

@@ -21,8 +21,9 @@ public final class IncrementalRun {
   let evaluator: StepEvaluator
   let checkpoints: CheckpointStore
   let resume: ResumeMode
-  /// FNV-1a of the resolved config: recorded in checkpoints, compared on resume.
-  let configHash: UInt64
+  /// The configuration and data of this run: claimed in the run directory, recorded in
+  /// checkpoints, compared on resume.
+  public var identity: RunIdentity { pipeline.identity }
   /// The process group: rank 0 coordinates and alone writes files; all ranks train their shard.
   let communicator: Communicator
   /// `eval.compare_maps`: every map variant's good-image statistics, pooled over the steps.
@@ -40,7 +41,6 @@ public final class IncrementalRun {
     self.progress = progress
     self.resume = resume
     checkpoints = CheckpointStore(runDirectory: runDirectory, keep: config.train.keepCheckpoints)
-    configHash = FNV1a64.hash(Array(config.yaml().utf8))
     pipeline = try DataPipeline(config: config)
     plans = pipeline.stepClasses.enumerated().map { i, cs in
       StepPlan(index: i, classes: cs, epochs: i == 0 ? config.train.epochsBase : config.train.epochsIncremental)
@@ -104,8 +104,8 @@ public final class IncrementalRun {
       }
     }
     // Every step is done: mark the run finished (a rerun with nothing left keeps the marker).
-    if communicator.isCoordinator && (start.step < plans.count || RunCompletion.read(in: runDirectory)?.configHash != RunCompletion.hash(config)) {
-      try RunCompletion(config: config, steps: plans.count, seconds: Date().timeIntervalSince(started)).write(in: runDirectory)
+    if communicator.isCoordinator && (start.step < plans.count || RunCompletion.read(in: runDirectory)?.configHash != identity.hash) {
+      try RunCompletion(identity: identity, steps: plans.count, seconds: Date().timeIntervalSince(started)).write(in: runDirectory)
     }
     return matrix
   }
@@ -114,11 +114,12 @@ public final class IncrementalRun {
 
   func saveCheckpoint(_ position: RunPosition) throws {
     guard communicator.isCoordinator else { return }
-    var c = Checkpoint(configHash: configHash, shapeHash: trainer.shapeHash)
+    var c = Checkpoint(configHash: UInt64(identity.hash, radix: 16) ?? 0, shapeHash: trainer.shapeHash)
     try trainer.save(into: &c)
     c.texts["position"] = String(decoding: try JSONEncoder().encode(position), as: UTF8.self)
     c.texts["metrics"] = String(decoding: try matrix.jsonData(), as: UTF8.self)
     c.texts["config"] = config.yaml()
+    c.texts["identity"] = String(decoding: try identity.jsonData(), as: UTF8.self)
     c.texts["learning_curves"] = String(decoding: try learningCurves.jsonData(), as: UTF8.self)
     for (n, stats) in comparison.statistics { for (k, v) in stats.named(prefix: "cmp_stats/\(n.rawValue)/") { c.floats[k] = v } }
     try checkpoints.save(c, at: position)
@@ -133,7 +134,12 @@ public final class IncrementalRun {
     var chosenPath = ""
     var failure = ""
     if communicator.isCoordinator {
+      do {
+        for line in try RunDirectory.claim(runDirectory, identity: identity, config: config, resume: resume) { progress.note(line) }
+        for line in checkpoints.removeLeftovers() { progress.note(line) }
+      } catch { failure = "\(error)" }
       switch resume {
+      case _ where !failure.isEmpty: break
       case .never: break
       case .path(let p):
         if let d = FileManager.default.contents(atPath: p) { bytes = [UInt8](d); chosenPath = p } else { failure = "cannot read checkpoint '\(p)'" }
@@ -145,7 +151,7 @@ public final class IncrementalRun {
       }
     }
     failure = communicator.broadcastString(failure)
-    if !failure.isEmpty { throw CheckpointError.io(failure) }
+    if !failure.isEmpty { throw RunSetupError([failure]) }
     communicator.broadcast(&bytes, root: 0)
     chosenPath = communicator.broadcastString(chosenPath)
     guard !bytes.isEmpty else {
@@ -158,6 +164,7 @@ public final class IncrementalRun {
     guard let posText = chosen.texts["position"], let metrics = chosen.texts["metrics"],
       let position = try? JSONDecoder().decode(RunPosition.self, from: Data(posText.utf8))
     else { throw CheckpointError.corrupt("\(path): missing position or metrics") }
+    try checkIdentity(of: chosen, path: path, position: position)
     try trainer.restore(from: chosen)
     for n in MapNormalization.allCases {
       let entries = chosen.floats.filter { $0.key.hasPrefix("cmp_stats/\(n.rawValue)/") }
@@ -167,11 +174,31 @@ public final class IncrementalRun {
     if let curves = chosen.texts["learning_curves"] {
       learningCurves = try JSONDecoder().decode(LearningCurves.self, from: Data(curves.utf8))
     }
-    if chosen.configHash != configHash {
-      progress.note("note: \(path) was written with a different configuration (same model shape); continuing with the current one")
-    }
     progress.note("resuming from \(path) at \(position)")
     return position
+  }
+
+  /// A checkpoint resumes only the run it was written by (its identity, or for checkpoints of an
+  /// earlier iumad its resolved config), at a position inside this schedule.
+  func checkIdentity(of checkpoint: Checkpoint, path: String, position: RunPosition) throws {
+    var differences: [String]
+    if let text = checkpoint.texts["identity"] {
+      guard let theirs = try? JSONDecoder().decode(RunIdentity.self, from: Data(text.utf8)) else {
+        throw CheckpointError.corrupt("\(path): unreadable run identity")
+      }
+      differences = identity.differences(from: theirs)
+    } else {
+      let (a, b) = (RunIdentity.flatten(checkpoint.texts["config"] ?? ""), RunIdentity.flatten(config.yaml()))
+      differences = Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }.map { "\($0): \(a[$0] ?? "(absent)") → \(b[$0] ?? "(absent)")" }
+    }
+    let epochs = position.step < plans.count ? plans[position.step].epochs : 0
+    if differences.isEmpty && (position.step > plans.count || position.epoch > epochs) {
+      differences = ["position \(position) is outside this schedule (\(plans.count) steps, \(epochs) epochs at that step)"]
+    }
+    guard differences.isEmpty else {
+      throw CheckpointError.mismatch("\(path) was written by another run; this configuration or data differs:\n    "
+        + differences.joined(separator: "\n    ") + "\n  use --resume never to start over, or the configuration and data it was written with")
+    }
   }
 
   /// Scores `samples` with the work dealt to ranks in whole batches of `train.batch_size`

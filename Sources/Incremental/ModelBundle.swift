@@ -32,10 +32,14 @@ public struct ModelBundle {
 
   /// Reads a bundle and builds its model with the saved parameters.
   public static func load(_ path: String) throws -> (bundle: ModelBundle, model: IBIUMAD) {
+    if let head = FileHandle(forReadingAtPath: path).map({ h in defer { try? h.close() }; return [UInt8](h.readData(ofLength: 8)) }),
+       head == Checkpoint.magic {
+      throw RunSetupError(["\(path) is a training checkpoint (for train --resume); models for inference are RUN/model.safetensors, written after every step"])
+    }
     let file = try SafeTensorsFile(path: path)
     guard file.metadata["format"] == "iumad-model/1", let yaml = file.metadata["config"],
       let classesText = file.metadata["classes"],
-      let classes = try JSONSerialization.jsonObject(with: Data(classesText.utf8)) as? [String],
+      let classes = (try? JSONSerialization.jsonObject(with: Data(classesText.utf8))) as? [String],
       let threshold = file.metadata["threshold"].flatMap(Float.init), let step = file.metadata["step"].flatMap(Int.init)
     else {
       throw RunSetupError(["\(path): not an IUMAD model file (expected the model.safetensors a run writes)"])
@@ -47,6 +51,10 @@ public struct ModelBundle {
     var tensors: [String: Tensor] = [:], stats: [String: [Float]] = [:]
     for name in file.names {
       let t = try file.tensor(name, shape: file.shape(of: name)!)
+      // A diverged run saves NaN weights; every score from them would be meaningless.
+      if let bad = t.data.firstIndex(where: { !$0.isFinite }) {
+        throw RunSetupError(["\(path): tensor '\(name)' holds a non-finite value (\(t.data[bad]) at element \(bad)); the run that wrote it diverged"])
+      }
       if name.hasPrefix("stats.") { stats[name] = t.data } else { tensors[name] = t }
     }
     do {

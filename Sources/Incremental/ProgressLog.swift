@@ -33,10 +33,12 @@ public final class ProgressLog {
   deinit { try? log?.close() }
 
   /// A line for the log (and stderr when echoing), time-stamped.
-  public func note(_ text: String) {
+  /// A line for the log file and (rank 0) the terminal; `echo: false` keeps it to the file (the
+  /// command prints that error itself).
+  public func note(_ text: String, echo: Bool = true) {
     let line = String(format: "[%7.1fs] ", Date().timeIntervalSince(start)) + text
     log?.write(Data((line + "\n").utf8))
-    if echo {
+    if echo && self.echo {
       if tty { FileHandle.standardError.write(Data("\r\u{1B}[K".utf8)) }
       FileHandle.standardError.write(Data((line + "\n").utf8))
     }

@@ -7,20 +7,16 @@ import Foundation
 public struct RunCompletion: Codable, Equatable {
   public static let fileName = "finished.json"
 
-  /// FNV-1a of the resolved config (`RunConfig.yaml()`), as in checkpoints, in hex.
+  /// `RunIdentity.hash` of the run (configuration and data), in hex.
   public var configHash: String
   public var steps: Int
   /// Wall time of the invocation that finished the run (a resumed run counts only its last part).
   public var seconds: Double
 
-  public init(config: RunConfig, steps: Int, seconds: Double) {
-    configHash = Self.hash(config)
+  public init(identity: RunIdentity, steps: Int, seconds: Double) {
+    configHash = identity.hash
     self.steps = steps
     self.seconds = seconds
-  }
-
-  public static func hash(_ config: RunConfig) -> String {
-    String(FNV1a64.hash(Array(config.yaml().utf8)), radix: 16)
   }
 
   /// The marker in `directory`, or nil when there is none (or it cannot be read).

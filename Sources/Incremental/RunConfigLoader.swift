@@ -1,7 +1,6 @@
 import Configuration
 import Foundation
 import Model
-import Yams
 
 /// Every problem found in a configuration, listed in one error before any work starts.
 public struct ConfigError: Error, CustomStringConvertible {
@@ -26,8 +25,8 @@ extension RunConfig {
 
   public static func parse(yaml text: String, source: String, overrides: [String] = []) throws -> RunConfig {
     let parsed: Any?
-    do { parsed = try Yams.load(yaml: text) } catch {
-      throw ConfigError(source: source, problems: ["not valid YAML: \(error)"])
+    do { parsed = try BoundedYAML.load(text) } catch {
+      throw ConfigError(source: source, problems: [(error is BoundedYAML.LimitError ? "refused: " : "not valid YAML: ") + "\(error)"])
     }
     guard let root = (parsed ?? [String: Any]()) as? [String: Any] else {
       throw ConfigError(source: source, problems: ["the top level must be a mapping of sections"])
@@ -107,11 +106,8 @@ extension RunConfig {
     var m = model
     m.classes = max(m.classes, 1)
     p += m.problems()
-    if train.pull < 0 || train.pull > 1 { p.append("train.pull: \(train.pull) is not in [0, 1]") }
-    if !(0..<1).contains(model.dropout) { p.append("model.dropout: \(model.dropout) is not in [0, 1)") }
-    if perturb.spurious < 0 { p.append("perturb.spurious: \(perturb.spurious) is negative") }
-    if perturb.redundant < 0 { p.append("perturb.redundant: \(perturb.redundant) is negative") }
-    if !(perturb.spuriousSize > 0 && perturb.spuriousSize <= 1) { p.append("perturb.spurious_size: \(perturb.spuriousSize) is not in (0, 1]") }
+    let repeated = Dictionary(grouping: data.classes, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
+    if !repeated.isEmpty { p.append("data.classes: \(repeated.joined(separator: ", ")) listed more than once") }
     for s in data.trainSplits where !["train", "validation"].contains(s) {
       p.append("data.train_splits: '\(s)' is not a training split (train, validation)")
     }

@@ -21,20 +21,24 @@ public struct RunLauncher {
 
   @discardableResult
   public func run(_ config: RunConfig, in directory: URL) throws -> MetricsMatrix {
-    // Every rank logs into the directory; rank 0 alone writes files for the user.
-    try Self.createDirectory(directory, config: communicator.isCoordinator ? config : nil)
+    // Every rank logs into the directory; rank 0 alone writes files for the user, config.yaml
+    // once the directory is claimed for this run (RunDirectory).
+    try Self.createDirectory(directory, config: nil)
     let logName = communicator.isCoordinator ? "train.log" : "train.rank-\(communicator.rank).log"
     let log = ProgressLog(path: directory.appendingPathComponent(logName).path, echo: communicator.isCoordinator)
     log.everyIteration = logIterations
     log.note("\(header), run directory \(directory.path), rank \(communicator.rank) of \(communicator.size)")
     let run: IncrementalRun
     do { run = try IncrementalRun(config: config, runDirectory: directory, progress: log, resume: resume, communicator: communicator) } catch {
-      log.note("setup failed:\n\(error)")
+      log.note("setup failed:\n\(error)", echo: false)
       throw error as? RunSetupError ?? RunSetupError(["\(error)"])
     }
     let matrix: MetricsMatrix
     do { matrix = try run.run() } catch let e as CheckpointError {
-      log.note("\(e)")
+      log.note("\(e)", echo: false)
+      throw e
+    } catch let e as RunSetupError {
+      log.note("setup failed:\n\(e)", echo: false)
       throw e
     }
     if communicator.isCoordinator { log.note("done: report in \(directory.appendingPathComponent("report.md").path)") }

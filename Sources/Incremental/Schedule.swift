@@ -9,6 +9,8 @@ public struct Schedule: Equatable, CustomStringConvertible, Sendable {
     self.steps = increment == 0 ? 0 : steps
   }
 
+  public static let maxNumber = 10_000
+
   /// Parses `B-k`, `B-kxs` or `B-k×s`; nil with a reason on failure.
   public static func parse(_ text: String) -> Result<Schedule, ScheduleError> {
     let t = text.replacingOccurrences(of: "×", with: "x").lowercased()
@@ -21,6 +23,8 @@ public struct Schedule: Equatable, CustomStringConvertible, Sendable {
       guard let v = Int(right[1]), v >= 1 else { return .failure(.malformed(text)) }
       s = v
     }
+    // Each number bounded, so class counts cannot overflow (no dataset has more classes).
+    guard b <= maxNumber, k <= maxNumber, s <= maxNumber else { return .failure(.tooLarge(text, limit: maxNumber)) }
     return .success(Schedule(base: b, increment: k, steps: s))
   }
 
@@ -45,11 +49,13 @@ public struct Schedule: Equatable, CustomStringConvertible, Sendable {
 public enum ScheduleError: Error, Equatable, CustomStringConvertible {
   case malformed(String)
   case tooFewClasses(schedule: String, needed: Int, available: Int)
+  case tooLarge(String, limit: Int)
 
   public var description: String {
     switch self {
     case .malformed(let s): return "schedule '\(s)' is not of the form B-k or B-kxs (e.g. 10-0, 9-1, 6-4, 6-1x4)"
     case .tooFewClasses(let s, let n, let a): return "schedule \(s) needs \(n) classes but the dataset has \(a)"
+    case .tooLarge(let s, let limit): return "schedule '\(s)': each of B, k and s must be at most \(limit)"
     }
   }
 }

@@ -40,6 +40,12 @@ public struct SeedRuns {
     var finished = [String](repeating: "", count: seeds.count), problem = ""
     if comm.isCoordinator {
       do {
+        // The top level holds the seeds' summary, never a single run's results.
+        if launcher.resume == .never {
+          for line in try RunDirectory.removeOutputs(directory) { note(line) }
+        } else if (try? RunIdentity.read(in: directory)) != nil {
+          throw RunSetupError(["\(directory.path) holds a single run (\(RunIdentity.fileName)), not the seeds of a multi-seed run; choose another --out, or --resume never to replace it"])
+        }
         finished = try seeds.map { try finishedMetrics(config.single(seed: $0), in: Self.seedDirectory(directory, seed: $0)) }
         try RunLauncher.createDirectory(directory, config: config)
       } catch { problem = (error as? RunSetupError)?.description ?? "\(error)" }
@@ -67,8 +73,12 @@ public struct SeedRuns {
   /// metrics.json of a seed run finished with `config`; "" when it still has to be trained.
   func finishedMetrics(_ config: RunConfig, in dir: URL) throws -> String {
     guard launcher.resume != .never, let done = RunCompletion.read(in: dir) else { return "" }
-    guard done.configHash == RunCompletion.hash(config) else {
-      throw RunSetupError(["\(dir.path) holds a run finished with another configuration (its config.yaml differs from this one); choose another output directory, or --resume never to train it again"])
+    let identity = RunIdentity(config: config, samples: DataPipeline.scan(config).samples)
+    guard done.configHash == identity.hash else {
+      let differences = (try? RunIdentity.read(in: dir)).flatMap { $0.map(identity.differences(from:)) } ?? []
+      throw RunSetupError(["\(dir.path) holds a run finished with another configuration or data"
+        + (differences.isEmpty ? "" : ":\n    " + differences.joined(separator: "\n    "))
+        + "\n  choose another output directory, or --resume never to train it again"])
     }
     let path = dir.appendingPathComponent("metrics.json").path
     guard let data = FileManager.default.contents(atPath: path) else {

@@ -29,7 +29,7 @@ public enum AnomalyMapFiles {
   }
 
   /// Reads the map of `sample` under `root`: `MetricsError.missingMap` names the file when it is
-  /// absent, `.badMap` when it does not hold exactly one channel.
+  /// absent, `.badMap` when it does not hold exactly one channel or holds a non-finite value.
   public static func read(root: String, sample: Sample) throws -> Image {
     let file = path(root: root, sample: sample)
     guard FileManager.default.fileExists(atPath: file) else {
@@ -38,6 +38,10 @@ public enum AnomalyMapFiles {
     let map = try TIFF.read(file)
     guard map.channels == 1 else {
       throw MetricsError.badMap(path: file, reason: "has \(map.channels) channels, expected 1 (one float32 score per pixel)")
+    }
+    // NaN cannot be ranked and ±inf ties every pixel it touches: neither is a score.
+    if let bad = map.data.firstIndex(where: { !$0.isFinite }) {
+      throw MetricsError.badMap(path: file, reason: "pixel \(bad) is \(map.data[bad]); scores must be finite")
     }
     return map
   }

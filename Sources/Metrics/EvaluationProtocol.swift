@@ -39,9 +39,12 @@ public struct ProtocolSettings: Sendable {
   public var pool: Int
 
   /// `pool` defaults to inputSize / 14 (16 at 224, UniAD's setting).
+  /// Maps and masks are resized to inputSize² per image; past this the resize alone needs gigabytes.
+  public static let maxInputSize = 4096
+
   public init(_ kind: EvaluationProtocol, inputSize: Int = 224, pool: Int? = nil) throws {
-    guard inputSize >= 1 else {
-      throw MetricsError.invalidArgument(what: "protocol \(kind.rawValue)", reason: "input size must be positive, got \(inputSize)")
+    guard (1...Self.maxInputSize).contains(inputSize) else {
+      throw MetricsError.invalidArgument(what: "protocol \(kind.rawValue)", reason: "input size must be in 1...\(Self.maxInputSize), got \(inputSize)")
     }
     let k = pool ?? max(1, inputSize / 14)
     guard k >= 1 && k <= inputSize else {

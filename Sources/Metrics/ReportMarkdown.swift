@@ -50,8 +50,8 @@ public enum MarkdownReport {
 
   /// A warning for every class whose I-AUROC fell below 0.5 at some step: its good images then
   /// score higher than its defective ones — the model does not reconstruct that class's normal
-  /// look, so the whole object lights up (typically a class added in an incremental step that
-  /// the constrained update could not learn; docs/quality.md).
+  /// look (a class an incremental step could not learn, or surfaces that vary more than the
+  /// model has learned), so good images light up as much as defects (docs/quality.md).
   static func belowChance(_ matrix: MetricsMatrix) -> String {
     var lines: [String] = []
     for step in matrix.steps {
@@ -63,7 +63,8 @@ public enum MarkdownReport {
     }
     guard !lines.isEmpty else { return "" }
     return "**Below chance** (good images of the class score higher than its defective ones: the model does not "
-      + "reconstruct the class's normal look, so the whole object lights up — see docs/quality.md, \"Incremental steps\"):\n\n"
+      + "reconstruct the class's normal look — a class an incremental step could not learn, or surfaces that vary more "
+      + "than the model has learned — so good images light up as much as defects; docs/quality.md):\n\n"
       + lines.joined(separator: "\n") + "\n"
   }
 

@@ -13,9 +13,9 @@ extension ModelConfig: ConfigSection {
     .int("ffn", \.ffn, "MRN feed-forward width", min: 1),
     .int("encoder_layers", \.encoderLayers, "MRN encoder layers (= Mamba blocks)", min: 1),
     .int("decoder_layers", \.decoderLayers, "MRN decoder layers", min: 1),
-    .float("dropout", \.dropout, "dropout in the MRN and the IB projection"),
-    .float("jitter_scale", \.jitterScale, "feature jitter scale (UniAD: 20)"),
-    .float("jitter_prob", \.jitterProb, "probability of jittering a batch"),
+    .float("dropout", \.dropout, "dropout in the MRN and the IB projection", .unitOpen),
+    .float("jitter_scale", \.jitterScale, "feature jitter scale (UniAD: 20)", .nonNegative),
+    .float("jitter_prob", \.jitterProb, "probability of jittering a batch", .unit),
     ConfigKey("modalities", "[rgb], [depth] or [rgb, depth] (also rgb+depth)", set: { c, v in
       guard let list = v as? [Any] ?? (v as? String).map({ s in s.split(whereSeparator: { $0 == "+" || $0 == "," }).map(String.init) as [Any] }) else {
         return "expected a list such as [rgb, depth], got \(v)"
@@ -47,9 +47,9 @@ extension ModelConfig: ConfigSection {
     }, render: { $0.anomalyMap.description }),
     .choice("map_normalization", \.mapNormalization, "none | source (z-score each residual's norm on good images) | channel (standardise each residual per channel first)"),
     .bool("standardize_features", \.standardizeFeatures, "standardise backbone features per channel (base-step statistics) before the MRN"),
-    .float("output_gain", \.outputGain, "gain of the output projections' initial weights (1 = Xavier)"),
+    .float("output_gain", \.outputGain, "gain of the output projections' initial weights (1 = Xavier)", .positive),
     .choice("embedding_init", \.embeddingInit, "MRN positions and learned queries at the start: uniad (U[0,1) per row/column, queries N(0,1)) | sincos (2-D sine–cosine × position_amplitude, queries N(0,1)) | xavier"),
-    .float("position_amplitude", \.positionAmplitude, "amplitude of the sincos position embedding"),
+    .float("position_amplitude", \.positionAmplitude, "amplitude of the sincos position embedding", .nonNegative),
     .choice("decoder_attention_init", \.decoderAttentionInit, "MRN decoder attention: xavier | tied (k_proj starts equal to q_proj)"),
     .int("classes", \.classes, "number of classes K (set from the schedule's class list)", min: 1),
   ]

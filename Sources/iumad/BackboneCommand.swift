@@ -3,6 +3,7 @@ import Backbone
 import Datasets
 import Foundation
 import ImageIO
+import Incremental
 import Tensor
 
 struct BackboneCommand: ParsableCommand {
@@ -15,13 +16,13 @@ struct BackboneCommand: ParsableCommand {
       --image takes a PNG (resized and normalised exactly as for training, SPEC §5) or an
       already-preprocessed [3, S, S] .npy; --depth takes an MVTec 3D-AD xyz TIFF (depth
       preprocessing of SPEC §5, --depth-mode) or a preprocessed .npy.
-      Weights: a safetensors file from Scripts/convert_weights.py (Scripts/fetch_weights.sh
-      prints the default lite0 path).
+      Weights: a safetensors file from Scripts/convert_weights.py; by default the file training
+      uses (Scripts/fetch_weights.sh fetches lite0 there).
       """
   )
 
-  @Option(help: "Safetensors weights (canonical naming, from Scripts/convert_weights.py).")
-  var weights: String
+  @Option(help: "Safetensors weights (canonical naming, from Scripts/convert_weights.py; default: training's file for --arch).")
+  var weights: String?
 
   @Option(help: "RGB image: PNG, or a preprocessed [3, S, S] .npy.")
   var image: String
@@ -53,14 +54,12 @@ struct BackboneCommand: ParsableCommand {
     }
     let pre = Preprocessor(inputSize: size, depthMode: mode)
     do {
-      let net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights)
+      let net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights ?? DataPipeline.defaultWeights(arch))
       let extractor = try FeatureExtractor(backbone: net, inputSize: size, resize: resize)
       var images = [try readInput(image, size: size) { Tensor(shape: [3, size, size], data: pre.rgb(try SampleLoader.readRGB($0))) }]
       if let depth {
         images.append(try readInput(depth, size: size) { path in
-          let xyz: Image
-          do { xyz = try TIFF.read(path) } catch let e as ImageIOError { throw ValidationError(e.description) }
-          return Tensor(shape: [3, size, size], data: try pre.depth(xyz, path: path))
+          Tensor(shape: [3, size, size], data: try pre.depth(try SampleLoader.readXYZTIFF(path), path: path))
         })
       }
       let batch = Tensor(shape: [images.count, 3, size, size], data: images.flatMap { $0.data })
@@ -69,9 +68,9 @@ struct BackboneCommand: ParsableCommand {
       try NPY.write(features, to: out)
       print("wrote \(out): shape \(features.shape) (\(net.config.name), C_in \(net.config.neckChannels))")
     } catch let e as BackboneError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     } catch let e as DatasetError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
   }
 

@@ -71,9 +71,9 @@ struct BaselineCommand: ParsableCommand {
       try run.run()
       log.note("done: report in \(dir.appendingPathComponent("report.md").path)")
     } catch let e as RunSetupError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     } catch let e as BaselineError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
     print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
   }

@@ -69,7 +69,7 @@ func parseIntList(_ s: String, option: String) throws -> [Int] {
 }
 
 func writeJSON(_ obj: Any, to path: String) throws {
-  let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys])
+  let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
   do { try data.write(to: URL(fileURLWithPath: path)) } catch {
     throw ValidationError("cannot write JSON to '\(path)': \(error.localizedDescription)")
   }

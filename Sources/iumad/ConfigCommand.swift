@@ -18,7 +18,7 @@ struct ConfigCheck: ParsableCommand {
 
   func run() throws {
     do { print(try RunConfig.load(path: file, overrides: overrides).yaml(), terminator: "") } catch let e as ConfigError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
   }
 }

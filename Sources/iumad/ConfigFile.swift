@@ -1,7 +1,7 @@
 import ArgumentParser
 import Foundation
 import Model
-import Yams
+import Configuration
 
 /// A YAML configuration file parsed into plain values, with errors that name the file.
 struct ConfigFile {
@@ -15,7 +15,7 @@ struct ConfigFile {
       throw ValidationError("\(path): cannot read config file: \(error.localizedDescription)")
     }
     let parsed: Any?
-    do { parsed = try Yams.load(yaml: text) } catch {
+    do { parsed = try BoundedYAML.load(text) } catch {
       throw ValidationError("\(path): not valid YAML: \(error)")
     }
     guard let dict = parsed as? [String: Any] else { throw ValidationError("\(path): the top level must be a mapping of keys") }

@@ -48,7 +48,8 @@ struct InferCommand: ParsableCommand {
       let rgb = try wrap { try SampleLoader.readRGB(rgbPath) }
       var images: [Modality: Tensor] = [.rgb: Tensor(shape: [1, 3, s, s], data: pre.rgb(rgb))]
       if let xyzPath {
-        let xyz = try wrap { try TIFF.read(xyzPath) }
+        let xyz = try wrap { try SampleLoader.readXYZTIFF(xyzPath) }
+        try wrap { try SampleLoader.requireSameSize(xyz, path: xyzPath, as: rgb, reference: rgbPath) }
         images[.depth] = Tensor(shape: [1, 3, s, s], data: try wrap { try pre.depth(xyz, path: xyzPath) })
       }
       var features: [Modality: Tensor] = [:]
@@ -63,6 +64,7 @@ struct InferCommand: ParsableCommand {
       try TIFF.write(Resize.bilinear(map, width: rgb.width, height: rgb.height), to: "\(out)/\(name).tiff")
       try Heatmap.write(image: rgb, map: map, mask: nil, to: "\(out)/\(name).png")
       let score = maps.scores[0]
+      guard score.isFinite else { throw InputError("\(rgbPath): the model scores it \(score) (non-finite anomaly map)") }
       rows.append(["file": rgbPath, "score": Double(score), "anomalous": score > bundle.threshold])
       print(String(format: "%@  score %.4f  %@", rgbPath, score, score > bundle.threshold ? "ANOMALOUS" : "ok"))
     }
@@ -96,6 +98,6 @@ struct InferCommand: ParsableCommand {
 
   /// Library errors become usage errors with their own message (no raw trap, no stack).
   func wrap<T>(_ body: () throws -> T) throws -> T {
-    do { return try body() } catch let e as ValidationError { throw e } catch { throw ValidationError("\(error)") }
+    do { return try body() } catch let e as ValidationError { throw e } catch let e as InputError { throw e } catch { throw InputError("\(error)") }
   }
 }

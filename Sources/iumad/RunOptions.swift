@@ -37,9 +37,9 @@ struct ConfigOptions: ParsableArguments {
       }
     }
     failure = comm.broadcastString(failure)
-    if !failure.isEmpty { throw ValidationError(failure) }
+    if !failure.isEmpty { throw InputError(failure) }
     do { return try RunConfig.parse(yaml: comm.broadcastString(text), source: "\(config) (from rank 0)") } catch let e as ConfigError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
   }
 

@@ -54,7 +54,7 @@ struct StudyCommand: ParsableCommand {
     if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
     let grid: StudyGrid
     do { grid = try StudyGrid(base: base, axes: parsed, source: options.config) } catch let e as ConfigError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
     let dir = URL(fileURLWithPath: out ?? "runs/study-\(options.configName)")
     var study = Study(grid: grid, directory: dir, launcher: options.launcher(base, resume: ResumeMode(resume), comm, what: "study of"))
@@ -63,9 +63,9 @@ struct StudyCommand: ParsableCommand {
     study.context = ["Base configuration: `\(options.config)`" + (sets.isEmpty ? "" : " with " + sets.map { "`--set \($0)`" }.joined(separator: " "))]
     study.note = coordinatorNote(comm)
     do { try study.run() } catch let e as RunSetupError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     } catch let e as CheckpointError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
     guard comm.isCoordinator else { return }
     print(try String(contentsOf: dir.appendingPathComponent("study.md"), encoding: .utf8))

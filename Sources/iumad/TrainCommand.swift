@@ -30,7 +30,7 @@ struct TrainCommand: ParsableCommand {
 
   @OptionGroup var options: RunOptions
 
-  @Option(help: "Run directory (default: runs/<config name>).")
+  @Option(help: "Run directory (default: runs/<config name>, runs/<config name>-seeds with several seeds).")
   var out: String?
 
   @Option(help: "auto: continue from the newest valid checkpoint in RUN/checkpoints (corrupt ones are reported and skipped); never: start over; or a checkpoint file.")
@@ -44,7 +44,8 @@ struct TrainCommand: ParsableCommand {
     let comm = processCommunicator()
     let cfg = try options.resolve(comm, extra: checkpointEvery.map { ["train.checkpoint_every=\($0)"] } ?? [])
     let launcher = options.launcher(cfg, resume: ResumeMode(resume), comm, what: "config")
-    let dir = URL(fileURLWithPath: out ?? "runs/\(options.configName)")
+    // Multi-seed runs default to their own folder: a single run's folder is not theirs to mix into.
+    let dir = URL(fileURLWithPath: out ?? "runs/\(options.configName)" + (cfg.seedList.count > 1 ? "-seeds" : ""))
     do {
       if cfg.seedList.count > 1 {
         var runs = try SeedRuns(config: cfg, directory: dir, launcher: launcher)
@@ -54,9 +55,9 @@ struct TrainCommand: ParsableCommand {
         try launcher.run(cfg.single(seed: cfg.seedList[0]), in: dir)
       }
     } catch let e as RunSetupError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     } catch let e as CheckpointError {
-      throw ValidationError(e.description)
+      throw InputError(e.description)
     }
     guard comm.isCoordinator else { return }
     print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))

@@ -30,8 +30,8 @@ struct PerturbAndSeedsConfigTests {
       Issue.record("expected a ConfigError")
     } catch let e as ConfigError {
       for needle in ["seeds: seeds must be distinct", "--set seeds: expected a list of non-negative integers, got 'x'",
-                     "perturb.spurious: -1.0 is negative", "perturb.redundant: expected a number, got 'lots'",
-                     "perturb.spurious_size: 2.0 is not in (0, 1]", "perturb.octaves: must be at least 1", "perturb.typo: unknown key"] {
+                     "perturb.spurious: must be at least 0.0, got -1.0", "perturb.redundant: expected a number, got 'lots'",
+                     "perturb.spurious_size: must be in (0.0, 1.0], got 2.0", "perturb.octaves: must be at least 1", "perturb.typo: unknown key"] {
         #expect(e.description.contains(needle), "missing: \(needle)\n\(e)")
       }
     } catch {

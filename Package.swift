@@ -66,7 +66,7 @@ let package = Package(
     .target(name: "TestSupport", dependencies: ["Tensor", "Model"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
-    .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
+    .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Backbone", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor", "TestSupport"]),
     .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),

@@ -17,6 +17,9 @@ struct TrainCommand: ParsableCommand {
       report.md, plots/*.svg, heatmaps/step-N/*.png, maps/step-N/<class>/test/<defect>/NNN.tiff,
       model.safetensors (for iumad infer) and checkpoints/ (zstd, verified; --resume auto continues
       a stopped run exactly where its last checkpoint left it).
+      A run directory holds one run: run.json records its configuration and data, and a start
+      with other data or another configuration is refused with what differs (--resume never
+      removes the old run's outputs and starts over).
       Backbone features are cached on disk (backbone.cache), so epochs never run the backbone.
 
       With --seeds N (or seeds: [..] in the config) the schedule is trained once per seed, one

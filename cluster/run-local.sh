@@ -2,13 +2,14 @@
 # N data-parallel ranks of `iumad train` on this machine:
 #   cluster/run-local.sh 4 --config configs/tiny.yaml --data DATA --out runs/x
 # Oversubscribes when N exceeds the cores, and adds --allow-run-as-root when run as root.
+# Runs in the caller's directory, so relative --data/--out/--config mean what they say.
 set -euo pipefail
-cd "$(dirname "$0")/.."
+repo="$(cd "$(dirname "$0")/.." && pwd)"
 n="${1:?usage: cluster/run-local.sh N iumad-train-options...}"
 shift
-source Scripts/openblas-env.sh
-bin="${IUMAD_BIN:-.build/release/iumad}"
-[ -x "$bin" ] || swift build -c release --product iumad
+source "$repo/Scripts/openblas-env.sh"
+bin="${IUMAD_BIN:-$repo/.build/release/iumad}"
+[ -x "$bin" ] || swift build -c release --package-path "$repo" --product iumad
 extra=(--oversubscribe --bind-to none)
 [ "$(id -u)" -eq 0 ] && extra+=(--allow-run-as-root)
 # Containers often forbid the cross-memory-attach single copy; shared memory still works without it.

@@ -99,12 +99,20 @@ public final class DataPipeline {
     "\(defaultWeightsDirectory)/efficientnet-\(arch.replacingOccurrences(of: "efficientnet-", with: "")).safetensors"
   }
 
+  /// The weights file the config reads, or the problem (with how to get the file) when it is missing.
+  public static func weights(_ config: RunConfig) -> Result<String, RunSetupError> {
+    let arch = config.backbone.name
+    let path = config.backbone.weights.isEmpty ? defaultWeights(arch) : config.backbone.weights
+    if FileManager.default.fileExists(atPath: path) { return .success(path) }
+    let lite0 = (try? EfficientNetConfig.named(arch).name) == "efficientnet-lite0"
+    let how = lite0 ? "run Scripts/fetch_weights.sh, which fetches and converts them"
+      : "Scripts/fetch_weights.sh fetches only lite0; download a PyTorch EfficientNet-\(arch) ImageNet checkpoint (.pth, e.g. from lukemelas/EfficientNet-PyTorch or timm) and convert it: python3 Scripts/convert_weights.py FILE.pth \(path)"
+    return .failure(RunSetupError(["backbone.weights: '\(path)' not found (\(how); or set backbone.weights)"]))
+  }
+
   public static func makeExtractor(_ config: RunConfig) throws -> FeatureExtractor {
     let arch = config.backbone.name
-    let weights = config.backbone.weights.isEmpty ? defaultWeights(arch) : config.backbone.weights
-    guard FileManager.default.fileExists(atPath: weights) else {
-      throw RunSetupError(["backbone.weights: '\(weights)' not found (run Scripts/fetch_weights.sh, or set backbone.weights)"])
-    }
+    let weights = try Self.weights(config).get()
     let net: EfficientNet
     do { net = try EfficientNet(config: try EfficientNetConfig.named(arch), safetensorsPath: weights) } catch {
       throw RunSetupError(["backbone: \(error)"])

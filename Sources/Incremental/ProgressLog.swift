@@ -50,11 +50,13 @@ public final class ProgressLog {
     let now = Date()
     let dt = now.timeIntervalSince(lastRateTime)
     if dt >= 1 { rate = Double(samplesSinceLast) / dt; samplesSinceLast = 0; lastRateTime = now }
+    // Before the first full second the rate so far (a short run would otherwise say 0.0).
+    let shownRate = rate > 0 ? rate : Double(samplesSinceLast) / max(dt, 1e-3)
     let elapsed = now.timeIntervalSince(start)
     let eta = doneIterations > 0 ? elapsed / Double(doneIterations) * Double(max(totalIterations - doneIterations, 0)) : 0
     let losses = r.losses.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: " ")
     let text = String(format: "step %d/%d epoch %d/%d it %d/%d | %.1f samples/s | lr %.2e | %@ | ETA %@",
-                      r.step + 1, steps, r.epoch + 1, r.epochs, r.iteration + 1, r.iterationsPerEpoch, rate,
+                      r.step + 1, steps, r.epoch + 1, r.epochs, r.iteration + 1, r.iterationsPerEpoch, shownRate,
                       Double(r.learningRate), losses, Self.duration(eta))
     let epochEnd = r.iteration + 1 == r.iterationsPerEpoch
     if echo && tty {

@@ -1,3 +1,4 @@
+import Backbone
 import Configuration
 import Foundation
 import Model
@@ -106,6 +107,14 @@ extension RunConfig {
     var m = model
     m.classes = max(m.classes, 1)
     p += m.problems()
+    // The backbone fixes the feature width: a mismatch is known without loading anything.
+    if let net = try? EfficientNetConfig.named(backbone.name) {
+      if net.neckChannels != model.featureChannels {
+        p.append("model.feature_channels: \(model.featureChannels) does not match backbone \(backbone.name), which gives \(net.neckChannels) (set model.feature_channels: \(net.neckChannels), or backbone.name to the network the preset expects)")
+      }
+    } else {
+      p.append("backbone.name: unknown network '\(backbone.name)' (\(EfficientNetConfig.names.joined(separator: ", ")))")
+    }
     let repeated = Dictionary(grouping: data.classes, by: { $0 }).filter { $0.value.count > 1 }.keys.sorted()
     if !repeated.isEmpty { p.append("data.classes: \(repeated.joined(separator: ", ")) listed more than once") }
     for s in data.trainSplits where !["train", "validation"].contains(s) {

@@ -184,7 +184,7 @@ public struct ModelConfig: Codable, Equatable, Sendable {
       need(mambaChannels % mambaHeads == 0, "model.mamba_channels: \(mambaChannels) is not divisible by model.mamba_heads \(mambaHeads)")
     }
     if ibfm {
-      need(Set(modalities) == [.rgb, .depth], "model.ibfm: on needs modalities [rgb, depth], got \(modalities.map(\.rawValue))")
+      need(Set(modalities) == [.rgb, .depth], "model.ibfm: on needs modalities [rgb, depth], got \(modalities.map(\.rawValue)) (a single-modality run: also set model.ibfm: off)")
       need((2 * hidden) % heads == 0, "model.heads: \(heads) must divide 2·hidden = \(2 * hidden) for IBFM cross-attention")
     }
     for n in anomalyMap.names {

@@ -17,9 +17,13 @@ struct ConfigCheck: ParsableCommand {
   @Option(name: .customLong("set"), help: "Override SECTION.KEY=VALUE (repeatable).") var overrides: [String] = []
 
   func run() throws {
-    do { print(try RunConfig.load(path: file, overrides: overrides).yaml(), terminator: "") } catch let e as ConfigError {
+    let config: RunConfig
+    do { config = try RunConfig.load(path: file, overrides: overrides) } catch let e as ConfigError {
       throw InputError(e.description)
     }
+    // The backbone weights are the one file a config needs before any data: checked here too.
+    if case .failure(let e) = DataPipeline.weights(config) { throw InputError("\(file): \(e.description)") }
+    print(config.yaml(), terminator: "")
   }
 }
 

@@ -97,3 +97,12 @@ func processCommunicator() -> Communicator {
 func coordinatorNote(_ comm: Communicator) -> (String) -> Void {
   { line in if comm.isCoordinator { FileHandle.standardError.write(Data((line + "\n").utf8)) } }
 }
+
+/// Runs a command's work on every rank; an error is printed by rank 0 alone. The other ranks
+/// met the same (broadcast) problem and exit with the same status without a word, so N copies
+/// of one message never interleave into garbage on a shared terminal.
+func reportingOnCoordinator(_ comm: Communicator, _ body: () throws -> Void) throws {
+  do { try body() } catch where !comm.isCoordinator {
+    throw ExitCode(error is ValidationError ? ExitCode.validationFailure.rawValue : ExitCode.failure.rawValue)
+  }
+}

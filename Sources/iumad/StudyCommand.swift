@@ -43,31 +43,33 @@ struct StudyCommand: ParsableCommand {
 
   func run() throws {
     let comm = processCommunicator()
-    let base = try options.resolve(comm)
-    var parsed: [GridAxis] = [], problems: [String] = []
-    for text in axes {
-      switch GridAxis.parse(text) {
-      case .success(let axis): parsed.append(axis)
-      case .failure(let e): problems.append(e.description)
+    try reportingOnCoordinator(comm) {
+      let base = try options.resolve(comm)
+      var parsed: [GridAxis] = [], problems: [String] = []
+      for text in axes {
+        switch GridAxis.parse(text) {
+        case .success(let axis): parsed.append(axis)
+        case .failure(let e): problems.append(e.description)
+        }
       }
+      if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
+      let grid: StudyGrid
+      do { grid = try StudyGrid(base: base, axes: parsed, source: options.config) } catch let e as ConfigError {
+        throw InputError(e.description)
+      }
+      let dir = URL(fileURLWithPath: out ?? "runs/study-\(options.configName)")
+      var study = Study(grid: grid, directory: dir, launcher: options.launcher(base, resume: ResumeMode(resume), comm, what: "study of"))
+      study.title = "IUMAD study: \(options.configName)"
+      let sets = options.assignments()
+      study.context = ["Base configuration: `\(options.config)`" + (sets.isEmpty ? "" : " with " + sets.map { "`--set \($0)`" }.joined(separator: " "))]
+      study.note = coordinatorNote(comm)
+      do { try study.run() } catch let e as RunSetupError {
+        throw InputError(e.description)
+      } catch let e as CheckpointError {
+        throw InputError(e.description)
+      }
+      guard comm.isCoordinator else { return }
+      print(try String(contentsOf: dir.appendingPathComponent("study.md"), encoding: .utf8))
     }
-    if !problems.isEmpty { throw ValidationError(problems.joined(separator: "\n")) }
-    let grid: StudyGrid
-    do { grid = try StudyGrid(base: base, axes: parsed, source: options.config) } catch let e as ConfigError {
-      throw InputError(e.description)
-    }
-    let dir = URL(fileURLWithPath: out ?? "runs/study-\(options.configName)")
-    var study = Study(grid: grid, directory: dir, launcher: options.launcher(base, resume: ResumeMode(resume), comm, what: "study of"))
-    study.title = "IUMAD study: \(options.configName)"
-    let sets = options.assignments()
-    study.context = ["Base configuration: `\(options.config)`" + (sets.isEmpty ? "" : " with " + sets.map { "`--set \($0)`" }.joined(separator: " "))]
-    study.note = coordinatorNote(comm)
-    do { try study.run() } catch let e as RunSetupError {
-      throw InputError(e.description)
-    } catch let e as CheckpointError {
-      throw InputError(e.description)
-    }
-    guard comm.isCoordinator else { return }
-    print(try String(contentsOf: dir.appendingPathComponent("study.md"), encoding: .utf8))
   }
 }

@@ -45,24 +45,26 @@ struct TrainCommand: ParsableCommand {
   func run() throws {
     // Under mpirun every rank runs this command; rank 0 coordinates and writes the run directory.
     let comm = processCommunicator()
-    let cfg = try options.resolve(comm, extra: checkpointEvery.map { ["train.checkpoint_every=\($0)"] } ?? [])
-    let launcher = options.launcher(cfg, resume: ResumeMode(resume), comm, what: "config")
-    // Multi-seed runs default to their own folder: a single run's folder is not theirs to mix into.
-    let dir = URL(fileURLWithPath: out ?? "runs/\(options.configName)" + (cfg.seedList.count > 1 ? "-seeds" : ""))
-    do {
-      if cfg.seedList.count > 1 {
-        var runs = try SeedRuns(config: cfg, directory: dir, launcher: launcher)
-        runs.note = coordinatorNote(comm)
-        try runs.run(title: "IUMAD run: \(options.configName), \(cfg.train.schedule), \(cfg.seedList.count) seeds")
-      } else {
-        try launcher.run(cfg.single(seed: cfg.seedList[0]), in: dir)
+    try reportingOnCoordinator(comm) {
+      let cfg = try options.resolve(comm, extra: checkpointEvery.map { ["train.checkpoint_every=\($0)"] } ?? [])
+      let launcher = options.launcher(cfg, resume: ResumeMode(resume), comm, what: "config")
+      // Multi-seed runs default to their own folder: a single run's folder is not theirs to mix into.
+      let dir = URL(fileURLWithPath: out ?? "runs/\(options.configName)" + (cfg.seedList.count > 1 ? "-seeds" : ""))
+      do {
+        if cfg.seedList.count > 1 {
+          var runs = try SeedRuns(config: cfg, directory: dir, launcher: launcher)
+          runs.note = coordinatorNote(comm)
+          try runs.run(title: "IUMAD run: \(options.configName), \(cfg.train.schedule), \(cfg.seedList.count) seeds")
+        } else {
+          try launcher.run(cfg.single(seed: cfg.seedList[0]), in: dir)
+        }
+      } catch let e as RunSetupError {
+        throw InputError(e.description)
+      } catch let e as CheckpointError {
+        throw InputError(e.description)
       }
-    } catch let e as RunSetupError {
-      throw InputError(e.description)
-    } catch let e as CheckpointError {
-      throw InputError(e.description)
+      guard comm.isCoordinator else { return }
+      print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
     }
-    guard comm.isCoordinator else { return }
-    print(try String(contentsOf: dir.appendingPathComponent("report.md"), encoding: .utf8))
   }
 }

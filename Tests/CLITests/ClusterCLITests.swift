@@ -223,3 +223,26 @@ struct FaultRecoveryCLITests {
     #expect(bytes(clean + "/metrics.json") == bytes(faulty + "/metrics.json"))
   }
 }
+
+/// `cluster/run-local.sh` from the user's own folder: relative paths keep their meaning, and a
+/// setup error of N ranks is printed once, by rank 0.
+@Suite("cluster/run-local.sh", .serialized)
+struct RunLocalScriptTests {
+  @Test func relativePathsWorkAndErrorsArePrintedOnce() throws {
+    let dir = try temporaryDirectory("run-local")
+    try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("data").path, withDestinationPath: ClusterCLITests.data)
+    let script = packageRoot.appendingPathComponent("cluster/run-local.sh").path
+    let tiny = packageRoot.appendingPathComponent("configs/tiny.yaml").path
+    let args = ["2", "--config", tiny, "--data", "data", "--out", "out", "--threads", "1", "--set", "backbone.cache=cache",
+                "--set", "train.schedule=2-0", "--set", "train.epochs_base=1", "--set", "eval.write_maps=off"]
+    let env = ["IUMAD_BIN": try iumadBinary().path]
+    let ok = try runProcess(script, args, environment: env, directory: dir)
+    #expect(ok.status == 0, "\(ok.stderr.suffix(2000))")
+    #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("out/metrics.json").path))
+
+    let bad = try runProcess(script, args + ["--set", "train.lr=-1"], environment: env, directory: dir)
+    let text = bad.stdout + bad.stderr
+    #expect(bad.status != 0)
+    #expect(text.components(separatedBy: "train.lr: must be greater than 0.0").count == 2, "printed once: \(text)")
+  }
+}

@@ -9,6 +9,7 @@ struct PerturbAndSeedsConfigTests {
   @Test func perturbAndSeedsParseFromYAMLAndOverrides() throws {
     let c = try RunConfig.parse(yaml: """
       seeds: [3, 1]
+      model: {preset: tiny}
       perturb: {spurious: 0.5, spurious_patches: 6, redundant: 0.1, octaves: 2}
       """, source: "p.yaml", overrides: ["perturb.noise_cells=8", "perturb.spurious_size=0.5"])
     #expect(c.seedList == [3, 1] && c.perturb.spurious == 0.5 && c.perturb.spuriousPatches == 6 && c.perturb.redundant == 0.1)
@@ -17,7 +18,7 @@ struct PerturbAndSeedsConfigTests {
     // A seed's own config: that seed, no list (what RUN/seed-K/config.yaml holds).
     let one = c.single(seed: 1)
     #expect(one.seed == 1 && one.seeds.isEmpty && one.seedList == [1])
-    #expect(try RunConfig.parse(yaml: "seed: 4\n", source: "s.yaml", overrides: ["seeds=7,8"]).seedList == [7, 8])
+    #expect(try RunConfig.parse(yaml: "seed: 4\nmodel: {preset: tiny}\n", source: "s.yaml", overrides: ["seeds=7,8"]).seedList == [7, 8])
     #expect(RunConfig().seedList == [0] && !RunConfig().perturb.isActive, "one seed and no perturbation by default")
   }
 

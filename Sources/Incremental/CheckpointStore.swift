@@ -40,14 +40,18 @@ public struct CheckpointStore {
   /// Writes `checkpoint` for `position`, then keeps the newest `keep` at or before it. Files
   /// after `position` are from a timeline this run left (it resumed from an older checkpoint):
   /// removed, so rotation never keeps them in place of the run's own.
-  public func save(_ checkpoint: Checkpoint, at position: RunPosition) throws {
+  /// Returns the files it removed.
+  @discardableResult
+  public func save(_ checkpoint: Checkpoint, at position: RunPosition) throws -> [String] {
     do { try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true) } catch {
       throw CheckpointError.io("cannot create '\(directory.path)': \(error.localizedDescription)")
     }
     try checkpoint.write(to: url(position))
     let files = positions()
     let kept = files.filter { $0.position <= position }.suffix(keep).map(\.name)
-    for f in files where !kept.contains(f.name) { try? FileManager.default.removeItem(at: directory.appendingPathComponent(f.name)) }
+    return files.filter { !kept.contains($0.name) }.compactMap { f in
+      (try? FileManager.default.removeItem(at: directory.appendingPathComponent(f.name))).map { f.name }
+    }
   }
 
   /// The checkpoint files by position (oldest first); names that are not `ckpt-S-E-I.iumad` are ignored.

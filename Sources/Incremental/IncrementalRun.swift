@@ -122,7 +122,10 @@ public final class IncrementalRun {
     c.texts["identity"] = String(decoding: try identity.jsonData(), as: UTF8.self)
     c.texts["learning_curves"] = String(decoding: try learningCurves.jsonData(), as: UTF8.self)
     for (n, stats) in comparison.statistics { for (k, v) in stats.named(prefix: "cmp_stats/\(n.rawValue)/") { c.floats[k] = v } }
-    try checkpoints.save(c, at: position)
+    let removed = try checkpoints.save(c, at: position)
+    if !removed.isEmpty {
+      progress.note("checkpoint \(position) saved; removed \(removed.joined(separator: ", ")) (train.keep_checkpoints: \(checkpoints.keep))", echo: false)
+    }
   }
 
   /// Restores the trainer and the metrics from the checkpoint `resume` selects; where to start.

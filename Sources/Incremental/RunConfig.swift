@@ -75,7 +75,7 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var ceRGB: Float = 1, ceDepth: Float = 1, fusion: Float = 1, ib: Float = 1
   public var threads = 0
   public var checkpointEvery = 0
-  public var keepCheckpoints = 3
+  public var keepCheckpoints = 2
   public init() {}
 
   public static let sectionName = "train"
@@ -107,7 +107,7 @@ public struct TrainConfig: ConfigSection, Equatable {
     .float("ib", \.ib, "λ₄: weight of L_IB", .nonNegative),
     .int("threads", \.threads, "threads per process (0 = cores / ranks on this node)", min: 0),
     .int("checkpoint_every", \.checkpointEvery, "checkpoint every N iterations (0 = only at step ends)", min: 0),
-    .int("keep_checkpoints", \.keepCheckpoints, "checkpoints kept", min: 1),
+    .int("keep_checkpoints", \.keepCheckpoints, "checkpoints kept: the newest and older ones, in case the newest is damaged", min: 1),
   ]
 
   public var lossWeights: LossWeights {

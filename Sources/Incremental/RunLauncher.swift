@@ -41,8 +41,23 @@ public struct RunLauncher {
       log.note("setup failed:\n\(e)", echo: false)
       throw e
     }
-    if communicator.isCoordinator { log.note("done: report in \(directory.appendingPathComponent("report.md").path)") }
+    if communicator.isCoordinator {
+      log.note("done: report in \(directory.appendingPathComponent("report.md").path); the run directory holds \(Self.sizeDescription(of: directory))")
+    }
     return matrix
+  }
+
+  /// The bytes under `directory`, e.g. "41.2 MB in 512 files".
+  static func sizeDescription(of directory: URL) -> String {
+    var bytes = 0, files = 0
+    if let walk = FileManager.default.enumerator(at: directory, includingPropertiesForKeys: [.fileSizeKey, .isRegularFileKey]) {
+      for case let url as URL in walk {
+        guard let v = try? url.resourceValues(forKeys: [.fileSizeKey, .isRegularFileKey]), v.isRegularFile == true else { continue }
+        bytes += v.fileSize ?? 0
+        files += 1
+      }
+    }
+    return String(format: "%.1f MB in %d files", Double(bytes) / 1e6, files)
   }
 
   /// Creates a run directory, with the resolved `config.yaml` when `config` is given.

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import Incremental
 
 struct ConfigCommand: ParsableCommand {
@@ -23,7 +24,27 @@ struct ConfigCheck: ParsableCommand {
     }
     // The backbone weights are the one file a config needs before any data: checked here too.
     if case .failure(let e) = DataPipeline.weights(config) { throw InputError("\(file): \(e.description)") }
+    if !config.data.root.isEmpty { try printPlan(config) }
     print(config.yaml(), terminator: "")
+  }
+
+  /// With data.root set: the classes each step trains (on stderr; stdout stays the YAML), or why
+  /// the schedule does not fit the dataset. The files themselves are checked by `dataset inspect`.
+  func printPlan(_ config: RunConfig) throws {
+    let scan = DataPipeline.scan(config)
+    guard !scan.samples.isEmpty else {
+      throw InputError("\(file): data.root '\(config.data.root)' holds no samples in the \(config.data.format.rawValue) layout")
+    }
+    let classes = config.data.classes.isEmpty ? scan.classes : config.data.classes
+    let schedule = try Schedule.parse(config.train.schedule).get()
+    guard schedule.totalClasses <= classes.count else {
+      throw InputError("\(file): train.schedule: \(ScheduleError.tooFewClasses(schedule: config.train.schedule, needed: schedule.totalClasses, available: classes.count))")
+    }
+    var lines = ["schedule \(schedule) on \(classes.count) classes of \(config.data.root):"]
+    for (i, step) in schedule.stepClasses(classes).enumerated() {
+      lines.append("  step \(i + 1): \(step.joined(separator: ", ")) (\(i == 0 ? config.train.epochsBase : config.train.epochsIncremental) epochs)")
+    }
+    FileHandle.standardError.write(Data((lines.joined(separator: "\n") + "\n").utf8))
   }
 }
 

@@ -118,4 +118,26 @@ struct RunIdentityCLITests {
     #expect(r.status == 0 && r.stderr.contains("removed \(newest).tmp-99999"), "\(r.stderr)")
     #expect(!FileManager.default.fileExists(atPath: newest + ".tmp-99999"))
   }
+
+  @Test func defaultRotationKeepsTwoAndTheLogSaysWhatWasRemovedAndTheSize() throws {
+    let root = try temporaryDirectory("identity-rotation")
+    let run = root.appendingPathComponent("run").path
+    let r = try runIUMAD(["train", "--config", packageRoot.appendingPathComponent("configs/tiny.yaml").path, "--data", Self.dataA,
+                          "--out", run, "--set", "backbone.cache=\(root.path)/cache", "--set", "train.schedule=2-1",
+                          "--set", "train.epochs_base=2", "--set", "train.epochs_incremental=1", "--checkpoint-every", "1"])
+    #expect(r.status == 0, "\(r.stderr)")
+    let files = try FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints").filter { $0.hasSuffix(".iumad") }
+    #expect(files.count == 2, "\(files)")
+    let log = try String(contentsOfFile: run + "/train.log", encoding: .utf8)
+    #expect(log.contains("saved; removed ckpt-000-") && log.contains("(train.keep_checkpoints: 2)"), "\(log)")
+    #expect(log.contains("the run directory holds ") && log.contains(" MB in "), "\(log)")
+  }
+
+  @Test func configCheckShowsEachStepsClassesOrWhyTheyDoNotFit() throws {
+    let tiny = packageRoot.appendingPathComponent("configs/tiny.yaml").path
+    let ok = try runIUMAD(["config", "check", tiny, "--set", "data.root=\(Self.dataA)", "--set", "train.schedule=2-1"])
+    #expect(ok.status == 0 && ok.stderr.contains("step 1: ") && ok.stderr.contains("step 2: ") && ok.stdout.contains("schedule: 2-1"), "\(ok.stderr)")
+    let tooMany = try runIUMAD(["config", "check", tiny, "--set", "data.root=\(Self.dataA)", "--set", "train.schedule=9-1"])
+    #expect(tooMany.status == 1 && tooMany.stderr.contains("needs 10 classes but the dataset has 3"), "\(tooMany.stderr)")
+  }
 }

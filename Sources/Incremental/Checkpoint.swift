@@ -94,7 +94,7 @@ public struct Checkpoint {
     func text() throws -> String { let n = try r32(); try need(n); defer { at += n }; return String(decoding: raw[at..<(at + n)], as: UTF8.self) }
     for _ in 0..<(try r32()) {
       let key = try text(), n = try r64()
-      try need(4 * n)
+      guard n >= 0, n <= (raw.count - at) / 4 else { throw CheckpointError.corrupt("entry '\(key)' claims \(n) floats, the payload has room for \((raw.count - at) / 4)") }
       c.floats[key] = raw[at..<(at + 4 * n)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
       at += 4 * n
     }

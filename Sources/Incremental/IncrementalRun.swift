@@ -68,6 +68,7 @@ public final class IncrementalRun {
     var sinceCheckpoint = 0
     for plan in plans where plan.index >= start.step {
       let trainSamples = pipeline.trainingSamples(plan.classes)
+      progress.note("step \(plan.index + 1)/\(plans.count): features of \(trainSamples.count) training images (computed once, then cached)")
       let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator, training: true)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
@@ -84,9 +85,11 @@ public final class IncrementalRun {
           try saveCheckpoint(RunPosition(step: plan.index, epoch: epoch, iteration: iteration))
         }
       })
+      let trained = Date()
       try trainer.accumulateProjection(trainSet, batchSize: config.train.batchSize)
       trainer.model.mapStatistics = trainer.mapStatistics(adding: pool, batchSize: config.train.batchSize)
       let seen = plans[0...plan.index].flatMap(\.classes)
+      progress.note("step \(plan.index + 1)/\(plans.count): evaluating \(seen.count) classes on \(pipeline.testSamples(seen).count) test images (scores, maps, heatmaps)")
       try evaluate(step: plan.index, classes: seen)
       if every > 0, let mean = ClassMetrics.mean(plan.classes.compactMap { matrix.metrics(step: plan.index, class: $0) }) {
         learningCurves.record(.init(step: plan.index, epoch: plan.epochs, metrics: mean))
@@ -98,6 +101,7 @@ public final class IncrementalRun {
       try writeReports()
       try saveModel(step: plan.index, seen: seen)
       try saveCheckpoint(RunPosition(step: plan.index + 1, epoch: 0, iteration: 0))
+      progress.stepEndSeconds.append(Date().timeIntervalSince(trained))
       if let mean = matrix.mean(step: plan.index) {
         progress.note(String(format: "step %d evaluated on %d classes: I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f",
                              plan.index + 1, seen.count, mean.iAUROC, mean.pAUROC, mean.aupro))

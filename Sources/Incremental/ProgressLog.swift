@@ -16,6 +16,13 @@ public final class ProgressLog {
   var samplesSinceLast = 0
   var lastRateTime = Date()
   var rate: Double = 0
+  /// Seconds each finished step spent after its training (evaluation, maps, model, checkpoint):
+  /// the ETA adds their mean for every step still to end.
+  public var stepEndSeconds: [Double] = []
+  /// Time between consecutive iterations of one step (training alone, with any learning-curve
+  /// evaluations inside the step) and how many such gaps were timed.
+  var trainingSeconds = 0.0, timedIterations = 0
+  var lastIteration: (at: Date, step: Int)?
 
   /// `path`: the log file (created or appended); `echo`: also print progress (rank 0).
   public init(path: String?, echo: Bool) {
@@ -53,11 +60,18 @@ public final class ProgressLog {
     // Before the first full second the rate so far (a short run would otherwise say 0.0).
     let shownRate = rate > 0 ? rate : Double(samplesSinceLast) / max(dt, 1e-3)
     let elapsed = now.timeIntervalSince(start)
-    let eta = doneIterations > 0 ? elapsed / Double(doneIterations) * Double(max(totalIterations - doneIterations, 0)) : 0
+    if let last = lastIteration, last.step == r.step { trainingSeconds += now.timeIntervalSince(last.at); timedIterations += 1 }
+    lastIteration = (now, r.step)
+    let perIteration = timedIterations > 0 ? trainingSeconds / Double(timedIterations) : elapsed / Double(doneIterations)
+    var eta = perIteration * Double(max(totalIterations - doneIterations, 0))
+    // Until a step has ended, its end-of-step work is unknown: the ETA is then a lower bound.
+    let stepEnds = steps - r.step
+    if !stepEndSeconds.isEmpty { eta += stepEndSeconds.reduce(0, +) / Double(stepEndSeconds.count) * Double(stepEnds) }
+    let etaText = (stepEndSeconds.isEmpty ? "≥ " : "") + Self.duration(eta)
     let losses = r.losses.map { String(format: "%@ %.4f", $0.name, $0.value) }.joined(separator: " ")
     let text = String(format: "step %d/%d epoch %d/%d it %d/%d | %.1f samples/s | lr %.2e | %@ | ETA %@",
                       r.step + 1, steps, r.epoch + 1, r.epochs, r.iteration + 1, r.iterationsPerEpoch, shownRate,
-                      Double(r.learningRate), losses, Self.duration(eta))
+                      Double(r.learningRate), losses, etaText)
     let epochEnd = r.iteration + 1 == r.iterationsPerEpoch
     if echo && tty {
       FileHandle.standardError.write(Data(("\r\u{1B}[K" + text).utf8))

@@ -38,7 +38,7 @@ public struct ProtocolSettings: Sendable {
   /// `uniad`: the average-pooling window of the image score.
   public var pool: Int
 
-  /// `pool` defaults to inputSize / 14 (16 at 224, UniAD's setting).
+  /// `pool` defaults to 16: UniAD's setting (its feature stride), the one training uses too.
   /// Maps and masks are resized to inputSize² per image; past this the resize alone needs gigabytes.
   public static let maxInputSize = 4096
 
@@ -46,7 +46,7 @@ public struct ProtocolSettings: Sendable {
     guard (1...Self.maxInputSize).contains(inputSize) else {
       throw MetricsError.invalidArgument(what: "protocol \(kind.rawValue)", reason: "input size must be in 1...\(Self.maxInputSize), got \(inputSize)")
     }
-    let k = pool ?? max(1, inputSize / 14)
+    let k = pool ?? min(16, inputSize)
     guard k >= 1 && k <= inputSize else {
       throw MetricsError.invalidArgument(what: "protocol \(kind.rawValue)", reason: "pool size must be in 1...\(inputSize), got \(k)")
     }

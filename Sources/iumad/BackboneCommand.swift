@@ -11,12 +11,12 @@ struct BackboneCommand: ParsableCommand {
     commandName: "backbone",
     abstract: "Run the frozen EfficientNet + MFCN neck on one image and write its features as .npy.",
     discussion: """
-      Writes the neck output F ∈ R^{T×C_in} (T = (S/16)², C_in = 192 for lite0, 272 for b4) as a
+      Writes the neck output F ∈ R^{T×C_in} (T = (S/16)², C_in = 192 for lite0, 272 for b4) as a \
       standard float32 .npy, or [2, T, C_in] (RGB, depth) when --depth is given.
       --image takes a PNG (resized and normalised exactly as for training, SPEC §5) or an
-      already-preprocessed [3, S, S] .npy; --depth takes an MVTec 3D-AD xyz TIFF (depth
-      preprocessing of SPEC §5, --depth-mode) or a preprocessed .npy.
-      Weights: a safetensors file from Scripts/convert_weights.py; by default the file training
+      already-preprocessed [3, S, S] .npy; --depth takes an MVTec 3D-AD xyz TIFF (depth \
+      preprocessing of SPEC §5, --depth-mode) or a preprocessed .npy. \
+      Weights: a safetensors file from Scripts/convert_weights.py; by default the file training \
       uses (Scripts/fetch_weights.sh fetches lite0 there).
       """
   )

@@ -14,8 +14,8 @@ struct BenchGEMM: ParsableCommand {
     commandName: "gemm",
     abstract: "OpenBLAS sgemm GFLOP/s for square sizes and thread counts: the machine's ceiling.",
     discussion: """
-      With more than one thread each case runs twice: 'ours' splits C among our threads with
-      OpenBLAS single-threaded in each block (what the model uses), 'openblas' is one call on
+      With more than one thread each case runs twice: 'ours' splits C among our threads with \
+      OpenBLAS single-threaded in each block (what the model uses), 'openblas' is one call on \
       OpenBLAS's own thread pool. The best of all rows is the ceiling.
       """
   )

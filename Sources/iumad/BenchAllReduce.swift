@@ -11,12 +11,12 @@ struct BenchAllReduce: ParsableCommand {
     discussion: """
       Run it under mpirun with the ranks you train with, e.g.
         mpirun -np 2 iumad bench allreduce --presets tiny,demo
-      (alone it is a world of one, where the all-reduce is free). Part 1 times the all-reduce
-      (rank-ordered recursive halving/doubling, or MPI_Allreduce for non-power-of-two worlds)
-      of one bucket per size, slowest rank, with the bus bandwidth 2·(P−1)/P·bytes/time.
-      Part 2 times, per preset, one training step on each rank's share of the global batch
-      and the all-reduce of the whole gradient in buckets of --bucket-mb, and reports the
-      all-reduce's fraction of step + all-reduce (no overlap). docs/scaling.md projects these
+      (alone it is a world of one, where the all-reduce is free). Part 1 times the all-reduce \
+      (rank-ordered recursive halving/doubling, or MPI_Allreduce for non-power-of-two worlds) \
+      of one bucket per size, slowest rank, with the bus bandwidth 2·(P−1)/P·bytes/time. \
+      Part 2 times, per preset, one training step on each rank's share of the global batch \
+      and the all-reduce of the whole gradient in buckets of --bucket-mb, and reports the \
+      all-reduce's fraction of step + all-reduce (no overlap). docs/scaling.md projects these \
       numbers to 8–64 nodes.
       """
   )

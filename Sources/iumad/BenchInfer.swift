@@ -10,10 +10,10 @@ struct BenchInfer: ParsableCommand {
     commandName: "infer",
     abstract: "Inference frames/s of a preset: from cached backbone features, and end to end from files.",
     discussion: """
-      From features: the model's forward pass and anomaly maps on a batch of random features
-      (what evaluation costs once the feature cache is warm). End to end: PNG + TIFF files
-      written by the synthetic generator are read (libpng, libtiff), preprocessed, run through
-      the backbone (random weights of the architecture whose C_in the preset expects: speed
+      From features: the model's forward pass and anomaly maps on a batch of random features \
+      (what evaluation costs once the feature cache is warm). End to end: PNG + TIFF files \
+      written by the synthetic generator are read (libpng, libtiff), preprocessed, run through \
+      the backbone (random weights of the architecture whose C_in the preset expects: speed \
       does not depend on values) and the model, up to the anomaly maps.
       """
   )

@@ -8,9 +8,9 @@ struct BenchStep: ParsableCommand {
     commandName: "step",
     abstract: "Training step of the trainable model (forward + backward + AdamW) per preset and batch.",
     discussion: """
-      Random features and images stand in for a batch from the feature cache (the backbone is
-      not part of a step). Reports s/step, samples/s, achieved GFLOP/s (FLOPs counted by the
-      kernels: GEMMs, convolutions, selective scan) and its ratio to sgemm's on this machine,
+      Random features and images stand in for a batch from the feature cache (the backbone is \
+      not part of a step). Reports s/step, samples/s, achieved GFLOP/s (FLOPs counted by the \
+      kernels: GEMMs, convolutions, selective scan) and its ratio to sgemm's on this machine, \
       and the process's peak RSS.
       """
   )

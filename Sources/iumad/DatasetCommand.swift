@@ -17,9 +17,9 @@ struct DatasetInspect: ParsableCommand {
     commandName: "inspect",
     abstract: "Summarise a dataset as JSON and list every problem in it.",
     discussion: """
-      Opens every sample (rgb, depth, mask) and checks it the way training does. Prints a JSON
-      summary on stdout: classes; per class and split the sample count, defect types, image
-      sizes and the mean fraction of valid depth pixels; and the problems found, which are also
+      Opens every sample (rgb, depth, mask) and checks it the way training does. Prints a JSON \
+      summary on stdout: classes; per class and split the sample count, defect types, image \
+      sizes and the mean fraction of valid depth pixels; and the problems found, which are also \
       listed on stderr. Exits with status 1 if there is any problem.
       """
   )

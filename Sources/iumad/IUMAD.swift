@@ -7,7 +7,7 @@ struct IUMAD: ParsableCommand {
     commandName: "iumad",
     abstract: "Incremental unified multimodal (RGB + depth) anomaly detection: IB-IUMAD on CPUs.",
     discussion: """
-      Trains and evaluates IB-IUMAD on MVTec 3D-AD / Eyecandies layouts, in one process or as an
+      Trains and evaluates IB-IUMAD on MVTec 3D-AD / Eyecandies layouts, in one process or as an \
       MPI data-parallel job (mpirun -np N iumad train ...). See README.md and docs/.
       """,
     version: IUMADVersion.string,

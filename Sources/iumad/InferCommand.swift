@@ -14,11 +14,11 @@ struct InferCommand: ParsableCommand {
     abstract: "Anomaly maps, heatmaps and image scores for new images with a trained model.",
     discussion: """
       --checkpoint is the model.safetensors a run writes (RUN/model.safetensors): parameters, the
-      resolved config, the class list and a decision threshold (the highest score of the
+      resolved config, the class list and a decision threshold (the highest score of the \
       validation images, all defect-free).
       --input is an RGB PNG (with --depth its xyz TIFF), or a folder holding rgb/NNN.png and
-      xyz/NNN.tiff (any MVTec 3D-AD split folder, e.g. ROOT/bagel/test/crack).
-      Writes OUT/<name>.tiff (float32 map at the image's size), OUT/<name>.png (image | map | —)
+      xyz/NNN.tiff (any MVTec 3D-AD split folder, e.g. ROOT/bagel/test/crack). \
+      Writes OUT/<name>.tiff (float32 map at the image's size), OUT/<name>.png (image | map | —) \
       and OUT/scores.json ({"threshold", "images": [{"file", "score", "anomalous"}]}).
       """
   )

@@ -32,8 +32,8 @@ struct ModelSummaryCommand: ParsableCommand {
     commandName: "summary",
     abstract: "Print parameter counts per module and per-sample training FLOPs as JSON.",
     discussion: """
-      Modules: mrn.rgb, mrn.depth, mamba.rgb, mamba.depth, ibfm, heads (those present).
-      FLOPs are counted by the kernels while one sample runs forward and backward (GEMMs,
+      Modules: mrn.rgb, mrn.depth, mamba.rgb, mamba.depth, ibfm, heads (those present). \
+      FLOPs are counted by the kernels while one sample runs forward and backward (GEMMs, \
       convolutions, selective scan; element-wise work is not counted).
       """
   )

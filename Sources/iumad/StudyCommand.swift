@@ -8,19 +8,19 @@ struct StudyCommand: ParsableCommand {
     commandName: "study",
     abstract: "Run a grid of configurations, each a full schedule over one or more seeds (the paper's Figure 2 study).",
     discussion: """
-      Every combination of the --grid axes is a cell: the config with the cell's values set, trained
-      through its whole schedule once per seed into DIR/cells/<cell>/seed-K/ (a normal run
-      directory each), one cell after another. DIR receives study.md (per cell: each step's mean
-      I-AUROC and AUPRO, and FM, as mean ± std over seeds), study.csv, study.json and
+      Every combination of the --grid axes is a cell: the config with the cell's values set, trained \
+      through its whole schedule once per seed into DIR/cells/<cell>/seed-K/ (a normal run \
+      directory each), one cell after another. DIR receives study.md (per cell: each step's mean \
+      I-AUROC and AUPRO, and FM, as mean ± std over seeds), study.csv, study.json and \
       plots/{i_auroc_per_step,aupro_per_step,fm}.svg, rewritten after every cell.
 
-      Axes: any SECTION.KEY of `--set` (perturb.spurious=0,0.5,1; model.fusion=add,cross_attention …)
-      or a shorthand: modalities=rgb,depth,rgb+depth · ibfm=on,off (off also sets
-      model.anomaly_map=modal) · mamba=on,off · spurious=… · redundant=… · schedule=….
+      Axes: any SECTION.KEY of `--set` (perturb.spurious=0,0.5,1; model.fusion=add,cross_attention …) \
+      or a shorthand: modalities=rgb,depth,rgb+depth · ibfm=on,off (off also sets \
+      model.anomaly_map=modal) · mamba=on,off · spurious=… · redundant=… · schedule=…. \
       A combination the model does not support (IBFM needs RGB and depth) is listed as n/a.
 
-      Resumable: run the same command again and finished cells are read back, not trained;
-      an interrupted cell continues from its checkpoints (--resume never starts every cell over).
+      Resumable: run the same command again and finished cells are read back, not trained; \
+      an interrupted cell continues from its checkpoints (--resume never starts every cell over). \
       See docs/study.md.
       """
   )

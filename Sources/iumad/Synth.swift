@@ -6,10 +6,10 @@ struct Synth: ParsableCommand {
   static let configuration = CommandConfiguration(
     abstract: "Write a synthetic RGB + depth anomaly dataset in the MVTec 3D-AD layout.",
     discussion: """
-      Renders K object classes (distinct shapes, textures, colours) with pose and lighting
-      jitter: <class>/train/good, <class>/validation/good and <class>/test/{good,color,dent,combined},
-      each with rgb/NNN.png, xyz/NNN.tiff (float32 x,y,z; 0 = missing point) and, in test, gt/NNN.png
-      (255 = defect). `color` is a stain, `dent` changes depth only, `combined` has both.
+      Renders K object classes (distinct shapes, textures, colours) with pose and lighting \
+      jitter: <class>/train/good, <class>/validation/good and <class>/test/{good,color,dent,combined}, \
+      each with rgb/NNN.png, xyz/NNN.tiff (float32 x,y,z; 0 = missing point) and, in test, gt/NNN.png \
+      (255 = defect). `color` is a stain, `dent` changes depth only, `combined` has both. \
       The same options and seed always give byte-identical files.
       """
   )

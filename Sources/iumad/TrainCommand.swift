@@ -9,24 +9,24 @@ struct TrainCommand: ParsableCommand {
     commandName: "train",
     abstract: "Train IB-IUMAD through an incremental schedule and evaluate after every step.",
     discussion: """
-      Reads a YAML config (see configs/ and docs/configuration.md), checks the config, the dataset
-      (every file), the class list against the schedule, the backbone weights and the output
+      Reads a YAML config (see configs/ and docs/configuration.md), checks the config, the dataset \
+      (every file), the class list against the schedule, the backbone weights and the output \
       directory, and stops with every problem listed before any training starts.
 
-      The run directory receives config.yaml (resolved), train.log, metrics.json, metrics.csv,
-      report.md, plots/*.svg, heatmaps/step-N/*.png, maps/step-N/<class>/test/<defect>/NNN.tiff,
-      model.safetensors (for iumad infer) and checkpoints/ (zstd, verified; --resume auto continues
-      a stopped run exactly where its last checkpoint left it).
-      A run directory holds one run: run.json records its configuration and data, and a start
-      with other data or another configuration is refused with what differs (--resume never
-      removes the old run's outputs and starts over).
+      The run directory receives config.yaml (resolved), train.log, metrics.json, metrics.csv, \
+      report.md, plots/*.svg, heatmaps/step-N/*.png, maps/step-N/<class>/test/<defect>/NNN.tiff, \
+      model.safetensors (for iumad infer) and checkpoints/ (zstd, verified; --resume auto continues \
+      a stopped run exactly where its last checkpoint left it). \
+      A run directory holds one run: run.json records its configuration and data, and a start \
+      with other data or another configuration is refused with what differs (--resume never \
+      removes the old run's outputs and starts over). \
       Backbone features are cached on disk (backbone.cache), so epochs never run the backbone.
 
-      With --seeds N (or seeds: [..] in the config) the schedule is trained once per seed, one
-      seed after another, each into RUN/seed-K/ as above; RUN then holds report.md,
-      metrics-seeds.json and metrics-seeds.csv with every metric and FM as mean ± std over seeds.
-      Seeds already finished (RUN/seed-K/finished.json for the same configuration) are not
-      trained again, so seeds can also be trained as separate jobs (--set seed=K --out RUN/seed-K)
+      With --seeds N (or seeds: [..] in the config) the schedule is trained once per seed, one \
+      seed after another, each into RUN/seed-K/ as above; RUN then holds report.md, \
+      metrics-seeds.json and metrics-seeds.csv with every metric and FM as mean ± std over seeds. \
+      Seeds already finished (RUN/seed-K/finished.json for the same configuration) are not \
+      trained again, so seeds can also be trained as separate jobs (--set seed=K --out RUN/seed-K) \
       and collected by a final --seeds N run.
       """
   )

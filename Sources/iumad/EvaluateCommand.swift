@@ -109,7 +109,7 @@ struct EvaluateCommand: ParsableCommand {
 
   func jobFromFlags() throws -> Job {
     let wanted = classes.map { $0.split(separator: ",").map { $0.trimmingCharacters(in: .whitespaces) } }
-    let scan = DatasetReader.scan(format: format, root: data!, options: DatasetOptions(eyecandiesImageIndex: imageIndex, metaFiles: meta, knownClasses: wanted))
+    let scan = DatasetReader.scan(format: format, root: data!, options: DatasetOptions(eyecandiesImageIndex: imageIndex, metaFiles: meta))
     guard scan.problems.isEmpty else { throw DatasetValidationError(problems: scan.problems) }
     let test = scan.samples.filter { $0.split == .test }
     guard !test.isEmpty else { throw InputError("dataset '\(data!)' has no test samples in the \(format.rawValue) layout") }

@@ -60,7 +60,7 @@ struct ModelExportCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "export",
     abstract: "Write the model's initial parameters as safetensors (names as in checkpoints).",
-    discussion: "Used by Scripts/make_fixtures_model.py to build the same model in JAX."
+    discussion: "Untrained: the parameters as initialised from the config's seed. Used by Scripts/make_fixtures_model.py to build the same model in JAX. A trained model is RUN/model.safetensors, written by iumad train after every step."
   )
 
   @OptionGroup var options: ModelOptions

@@ -22,8 +22,14 @@ public struct RunLauncher {
   @discardableResult
   public func run(_ config: RunConfig, in directory: URL) throws -> MetricsMatrix {
     // Every rank logs into the directory; rank 0 alone writes files for the user, config.yaml
-    // once the directory is claimed for this run (RunDirectory).
+    // once the directory is claimed for this run (RunDirectory). A directory this start made
+    // is removed again when the run cannot start: a failed setup leaves nothing behind.
+    let existed = FileManager.default.fileExists(atPath: directory.path)
     try Self.createDirectory(directory, config: nil)
+    func discard() {
+      guard !existed, communicator.isCoordinator, !FileManager.default.fileExists(atPath: directory.appendingPathComponent("checkpoints").path) else { return }
+      try? FileManager.default.removeItem(at: directory)
+    }
     let logName = communicator.isCoordinator ? "train.log" : "train.rank-\(communicator.rank).log"
     let log = ProgressLog(path: directory.appendingPathComponent(logName).path, echo: communicator.isCoordinator)
     log.everyIteration = logIterations
@@ -31,6 +37,7 @@ public struct RunLauncher {
     let run: IncrementalRun
     do { run = try IncrementalRun(config: config, runDirectory: directory, progress: log, resume: resume, communicator: communicator) } catch {
       log.note("setup failed:\n\(error)", echo: false)
+      discard()
       throw error as? RunSetupError ?? RunSetupError(["\(error)"])
     }
     let matrix: MetricsMatrix
@@ -39,6 +46,7 @@ public struct RunLauncher {
       throw e
     } catch let e as RunSetupError {
       log.note("setup failed:\n\(e)", echo: false)
+      discard()
       throw e
     }
     if communicator.isCoordinator {

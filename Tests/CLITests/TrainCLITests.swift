@@ -108,10 +108,29 @@ struct TrainCLITests {
                            "--set", "train.schedule=6-1x4", "--set", "data.classes=disc,box,teapot,ring"])
     #expect(r2.status != 0 && r2.stderr.contains("schedule 6-1x4 needs 10 classes but the dataset has 4") && r2.stderr.contains("'teapot'"), "\(r2.stderr)")
     #expect(!(r2.stderr.contains("epoch")), "training must not start")
+    #expect(!FileManager.default.fileExists(atPath: dir.appendingPathComponent("r2").path), "a failed setup leaves no run folder behind")
     // An output directory that cannot be written.
     let blocker = dir.appendingPathComponent("file")
     try Data().write(to: blocker)
     let r3 = try runIUMAD(["train", "--config", tinyConfig, "--data", Self.dataset, "--out", blocker.appendingPathComponent("run").path])
     #expect(r3.status != 0 && r3.stderr.contains("cannot write to the run directory"), "\(r3.stderr)")
+  }
+
+  /// The README's two train commands, default --out: the single run in runs/<config>, the seeds
+  /// in runs/<config>-seeds; neither touches the other's folder.
+  @Test func singleAndMultiSeedRunsDefaultToSeparateFolders() throws {
+    let dir = try temporaryDirectory("train-default-out")
+    let common = ["--config", tinyConfig, "--data", Self.dataset, "--set", "backbone.cache=\(dir.path)/cache", "--set", "train.schedule=2-0",
+                  "--set", "train.epochs_base=1", "--set", "eval.heatmaps_per_class=0", "--set", "eval.write_maps=off"]
+    let single = try runProcess(try iumadBinary().path, ["train"] + common, directory: dir)
+    #expect(single.status == 0, "\(single.stderr)")
+    let metrics = try Data(contentsOf: dir.appendingPathComponent("runs/tiny/metrics.json"))
+    let seeds = try runProcess(try iumadBinary().path, ["train", "--seeds", "2"] + common, directory: dir)
+    #expect(seeds.status == 0, "\(seeds.stderr)")
+    #expect(FileManager.default.fileExists(atPath: dir.appendingPathComponent("runs/tiny-seeds/metrics-seeds.json").path))
+    #expect(try Data(contentsOf: dir.appendingPathComponent("runs/tiny/metrics.json")) == metrics)
+    // Pointed at the single run's folder, a seeds run refuses instead of mixing.
+    let mixed = try runProcess(try iumadBinary().path, ["train", "--seeds", "2", "--out", "runs/tiny"] + common, directory: dir)
+    #expect(mixed.status == 1 && mixed.stderr.contains("holds a single run"), "\(mixed.stderr)")
   }
 }

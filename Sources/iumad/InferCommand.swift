@@ -19,7 +19,8 @@ struct InferCommand: ParsableCommand {
       --input is an RGB PNG (with --depth its xyz TIFF), or a folder holding rgb/NNN.png and
       xyz/NNN.tiff (any MVTec 3D-AD split folder, e.g. ROOT/bagel/test/crack). \
       Writes OUT/<name>.tiff (float32 map at the image's size), OUT/<name>.png (image | map | —) \
-      and OUT/scores.json ({"threshold", "images": [{"file", "score", "anomalous"}]}).
+      OUT/scores.json ({"threshold", "images": [{"file", "score", "anomalous"}]}) and \
+      OUT/scores.csv (file, score, threshold, verdict).
       """
   )
 
@@ -70,6 +71,15 @@ struct InferCommand: ParsableCommand {
     }
     let obj: [String: Any] = ["checkpoint": checkpoint, "threshold": Double(bundle.threshold), "images": rows]
     try writeJSON(obj, to: "\(out)/scores.json")
+    // The same decisions as a table: file, score, threshold, verdict (file names quoted when needed).
+    let csv = ["file,score,threshold,verdict"] + rows.map { r in
+      let file = r["file"] as! String, score = r["score"] as! Double
+      let quoted = file.contains(",") || file.contains("\"") ? "\"" + file.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : file
+      return "\(quoted),\(score),\(Double(bundle.threshold)),\((r["anomalous"] as! Bool) ? "anomalous" : "ok")"
+    }
+    do { try Data((csv.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/scores.csv")) } catch {
+      throw InputError("cannot write '\(out)/scores.csv': \(error.localizedDescription)")
+    }
   }
 
   /// (rgb, xyz) pairs from --input/--depth.

@@ -50,7 +50,7 @@ import TestSupport
       for (name, values) in official.classes { #expect(values[metric] == 1, "official \(name) \(metric)") }
     }
     // uniad at the dataset's own size (no resampling, 2×2 pooling): still perfect.
-    let uniad = try Self.evaluate(maps, data, ["--protocol", "uniad", "--input-size", "32"])
+    let uniad = try Self.evaluate(maps, data, ["--protocol", "uniad", "--input-size", "32", "--pool", "2"])
     #expect(uniad.top["protocol"] as? String == "uniad" && uniad.top["pool"] as? Int == 2)
     for metric in ["i_auroc", "p_auroc", "aupro"] { #expect(uniad.mean[metric] == 1, "uniad \(metric): \(uniad.mean)") }
     // uniad at the default 224 (bilinear upsampling blurs region edges): image scores stay perfect.

@@ -44,6 +44,15 @@ struct TrainCLITests {
     #expect(metrics?["forgetting"] != nil || metrics?["fm"] != nil, "metrics.json keys: \(metrics?.keys.sorted() ?? [])")
     let report = try String(contentsOf: out.appendingPathComponent("report.md"), encoding: .utf8)
     #expect(report.contains("IB-IUMAD") && report.contains("2-1x2") && report.contains("FM"))
+    // report.md links the plots and every step's heatmaps (relative paths that exist) …
+    let links = report.components(separatedBy: "](").dropFirst().compactMap { $0.split(separator: ")").first.map(String.init) }
+    #expect(links.contains("plots/loss.svg") && links.contains("plots/i_auroc_per_class.svg"), "\(links)")
+    for step in 1...3 { #expect(links.contains { $0.hasPrefix("heatmaps/step-\(step)/") }, "no heatmap of step \(step) linked") }
+    for link in links { #expect(fm.fileExists(atPath: out.appendingPathComponent(link).path), "report.md links a missing \(link)") }
+    // … and report.html holds the same, self-contained: plots inline, heatmaps embedded, nothing fetched.
+    let html = try String(contentsOf: out.appendingPathComponent("report.html"), encoding: .utf8)
+    #expect(html.contains("<table>") && html.contains("<svg") && html.contains("data:image/png;base64,"))
+    #expect(!html.contains("src=\"heatmaps/") && !html.contains("src=\"plots/") && !html.contains("missing:"))
     // Heatmaps per step and one float32 TIFF map per test image of the last step.
     let heatmaps = try fm.contentsOfDirectory(atPath: out.appendingPathComponent("heatmaps/step-1").path)
     #expect(heatmaps.filter { $0.hasSuffix(".png") }.count == 4)
@@ -78,6 +87,10 @@ struct TrainCLITests {
     let inputs = try fm.contentsOfDirectory(atPath: folder + "/rgb").filter { $0.hasSuffix(".png") }
     #expect(images.count == inputs.count && !inputs.isEmpty)
     #expect(images.allSatisfy { $0["score"] is Double && $0["anomalous"] is Bool })
+    // scores.csv: one row per image with the decision.
+    let scoresCSV = try String(contentsOfFile: inferOut + "/scores.csv", encoding: .utf8).split(separator: "\n")
+    #expect(scoresCSV.first == "file,score,threshold,verdict" && scoresCSV.count == inputs.count + 1)
+    #expect(scoresCSV.dropFirst().allSatisfy { $0.hasSuffix(",anomalous") || $0.hasSuffix(",ok") })
     #expect((scores?["threshold"] as? Double).map { $0 > 0 } == true)
     for f in inputs {
       let stem = (f as NSString).deletingPathExtension

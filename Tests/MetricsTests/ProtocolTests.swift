@@ -29,7 +29,9 @@ struct ProtocolTests {
     #expect(official.mask.filter { $0 == 1 }.count == 200)
     #expect(official.score == ImageScore.maximum(official.map))
 
-    let settings = try ProtocolSettings(.uniad, inputSize: 28)
+    // The default pool is 16 whatever the input size (UniAD's and training's); 2 here by choice.
+    #expect(try ProtocolSettings(.uniad, inputSize: 28).pool == 16)
+    let settings = try ProtocolSettings(.uniad, inputSize: 28, pool: 2)
     #expect(settings.pool == 2)
     let uniad = try settings.prepare(map: map, mask: mask)
     #expect(uniad.width == 28 && uniad.height == 28 && uniad.mask.count == 784)

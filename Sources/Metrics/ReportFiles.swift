@@ -18,7 +18,9 @@ public enum ReportFiles {
       try write(learningCurves.svg(), plots.appendingPathComponent("learning_curves.svg"))
     }
     if !lossCurves.isEmpty {
-      try write(ReportPlots.lossCurves(lossCurves), plots.appendingPathComponent("loss.svg"))
+      // The classes each step added, for the step markers.
+      let added = matrix.steps.map { k in matrix.classes(step: k).filter { c in k == 0 || !matrix.classes(step: k - 1).contains(c) } }
+      try write(ReportPlots.lossPanels(lossCurves, stepClasses: added), plots.appendingPathComponent("loss.svg"))
     }
     var report = MarkdownReport.render(matrix: matrix, summary: summary, title: title)
     if !learningCurves.isEmpty { report += "\n" + MarkdownReport.learningCurves(learningCurves) }

@@ -87,13 +87,19 @@ enum SVGChart {
 enum SVGLineChart {
   /// `yRange` fixes the y axis (e.g. 0…1 for AUROC); else it fits the data. `integerX` keeps x
   /// ticks on whole numbers (steps, epochs).
+  /// `logY` plots log₁₀ of the values (positive ones only) with ticks labelled in the values'
+  /// own units; `markers` draws a dashed vertical line with a label at each x (step boundaries).
   static func render(title: String, xLabel: String, yLabel: String, series: [LineSeries],
-                     yRange: ClosedRange<Double>? = nil, integerX: Bool = true) -> String {
-    let l = ChartLayout(), n = SVGChart.n
-    let clean = series.map { s in LineSeries(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite }) }
+                     yRange: ClosedRange<Double>? = nil, integerX: Bool = true, layout: ChartLayout = ChartLayout(),
+                     logY: Bool = false, markers: [(x: Double, label: String)] = [], xRange: ClosedRange<Double>? = nil) -> String {
+    let l = layout, n = SVGChart.n
+    let clean = series.map { s in
+      LineSeries(name: s.name, points: s.points.filter { $0.x.isFinite && $0.y.isFinite && (!logY || $0.y > 0) }
+        .map { logY ? (x: $0.x, y: log10($0.y)) : $0 })
+    }
     let xs = clean.flatMap { $0.points.map(\.x) }, ys = clean.flatMap { $0.points.map(\.y) }
-    let xAxis = Axis(lo: xs.min() ?? 0, hi: xs.max() ?? 1, integer: integerX)
-    let yAxis = yRange.map { Axis(fixed: $0) } ?? Axis(lo: ys.min() ?? 0, hi: ys.max() ?? 1, integer: false)
+    let xAxis = Axis(lo: xRange?.lowerBound ?? xs.min() ?? 0, hi: xRange?.upperBound ?? xs.max() ?? 1, integer: integerX)
+    let yAxis = yRange.map { Axis(fixed: $0) } ?? Axis(lo: ys.min() ?? 0, hi: ys.max() ?? 1, integer: false, logarithmic: logY)
     func px(_ x: Double) -> Double { l.left + (x - xAxis.lo) / (xAxis.hi - xAxis.lo) * l.plotW }
     func py(_ y: Double) -> Double { l.top + l.plotH - (y - yAxis.lo) / (yAxis.hi - yAxis.lo) * l.plotH }
 
@@ -106,6 +112,10 @@ enum SVGLineChart {
     svg += SVGChart.yGrid(l, yAxis, py)
     svg += SVGChart.frame(l, xLabel: xLabel, yLabel: yLabel)
     if xs.isEmpty { svg += SVGChart.noData(l) }
+    for m in markers where m.x >= xAxis.lo && m.x <= xAxis.hi {
+      svg += "<line x1=\"\(n(px(m.x)))\" y1=\"\(n(l.top))\" x2=\"\(n(px(m.x)))\" y2=\"\(n(l.top + l.plotH))\" stroke=\"#555\" stroke-dasharray=\"4 3\"/>\n"
+      svg += "<text x=\"\(n(px(m.x) + 3))\" y=\"\(n(l.top + 11))\" font-size=\"10\" fill=\"#555\">\(SVGChart.escape(m.label))</text>\n"
+    }
     for (i, s) in clean.enumerated() {
       let colour = SVGChart.colour(i)
       let coords = s.points.map { "\(n(px($0.x))),\(n(py($0.y)))" }
@@ -117,7 +127,7 @@ enum SVGLineChart {
           svg += "<circle cx=\"\(n(px(p.x)))\" cy=\"\(n(py(p.y)))\" r=\"3\" fill=\"\(colour)\"/>\n"
         }
       }
-      svg += SVGChart.legend(l, index: i, name: s.name, colour: colour)
+      if l.right > 60 { svg += SVGChart.legend(l, index: i, name: s.name, colour: colour) }
     }
     return svg + "</svg>\n"
   }
@@ -126,12 +136,19 @@ enum SVGLineChart {
 /// An axis range widened to "nice" tick steps (1, 2 or 5 × 10^k, about five ticks).
 struct Axis {
   let lo: Double, hi: Double, step: Double
+  /// Values are log₁₀ of what the labels show.
+  var logarithmic = false
 
   init(fixed: ClosedRange<Double>) {
     let span = fixed.upperBound > fixed.lowerBound ? fixed.upperBound - fixed.lowerBound : 1
     lo = fixed.lowerBound
     hi = lo + span
     step = Axis.niceStep(span / 5, integer: false)
+  }
+
+  init(lo dataLo: Double, hi dataHi: Double, integer: Bool, logarithmic: Bool) {
+    self.init(lo: dataLo, hi: dataHi, integer: integer)
+    self.logarithmic = logarithmic
   }
 
   init(lo dataLo: Double, hi dataHi: Double, integer: Bool) {
@@ -157,6 +174,10 @@ struct Axis {
 
   /// As many decimals as the step needs.
   func label(_ v: Double) -> String {
+    if logarithmic {
+      let value = pow(10, v)
+      return value >= 1000 || value < 0.01 ? String(format: "%.0e", value) : String(format: value >= 10 ? "%.0f" : value >= 1 ? "%.1f" : "%.2f", value)
+    }
     let decimals = max(0, Int((-log10(step)).rounded(.up)))
     return String(format: "%.\(decimals)f", abs(v) < step / 1e6 ? 0 : v)
   }

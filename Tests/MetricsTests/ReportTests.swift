@@ -68,6 +68,25 @@ struct ReportTests {
     #expect(try Self.parseSVG(ReportPlots.lossCurves([])).text.contains("no data"))
   }
 
+  /// The run's losses: one panel per term on a cumulative-epoch axis, step starts marked with
+  /// the classes they add, log scale; a valid SVG document with nested panels.
+  @Test func lossPanelsLayStepsEndToEndWithMarkedBoundaries() throws {
+    let curves: [(name: String, values: [Double])] = [
+      ("step0.total", [8, 4, 2]), ("step0.mse_rgb", [1, 0.5, 0.25]), ("step0.grad_norm", [100, 10, 1]),
+      ("step1.total", [3, 2]), ("step1.mse_rgb", [0.4, 0.3]), ("step1.grad_norm", [5, 4]),
+    ]
+    let svg = ReportPlots.lossPanels(curves, stepClasses: [["a", "b"], ["c"]])
+    let parsed = try Self.parseSVG(svg)
+    #expect(parsed.elements.filter { $0 == "svg" }.count == 1 + 3, "the page and one nested panel per term")
+    #expect(parsed.elements.filter { $0 == "polyline" }.count == 3)
+    for label in ["total", "mse_rgb", "grad_norm", "step 2: +c", "epoch (all steps)", "total (log)"] {
+      #expect(parsed.text.contains(label), "\(label)")
+    }
+    // Step 2's first epoch sits right after step 1's last: x = 4 on the shared axis (5 epochs in all).
+    #expect(parsed.text.contains("5") && !parsed.text.contains("step 1:"))
+    #expect(try Self.parseSVG(ReportPlots.lossPanels([], stepClasses: [])).text.contains("no data"))
+  }
+
   @Test func niceAxisTicks() {
     let axis = Axis(lo: 0.13, hi: 0.91, integer: false)
     #expect(axis.step == 0.2 && axis.lo == 0 && abs(axis.hi - 1) < 1e-12)

@@ -110,4 +110,7 @@ public enum SampleLoader {
 extension Image {
   /// The z channel of an xyz point map.
   var zValues: [Float] { (0..<pixelCount).map { data[$0 * channels + 2] } }
+
+  /// The z channel of an xyz point map as a 1-channel image (e.g. to show depth).
+  public var zImage: Image { Image(width: width, height: height, channels: 1, data: zValues) }
 }

@@ -48,7 +48,9 @@ public struct StepEvaluator {
         let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
         let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, to: path)
+        let score = prepared[idx.firstIndex(of: i)!].score
+        try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, depth: loaded[i].xyz.zImage,
+                          caption: "\(c) \(samples[i].defectType) \(stem)  score \(String(format: "%.3f", score))", to: path)
       }
       if writeMaps {
         let root = runDirectory.appendingPathComponent("maps/step-\(step + 1)").path

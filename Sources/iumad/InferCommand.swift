@@ -48,8 +48,10 @@ struct InferCommand: ParsableCommand {
     for (rgbPath, xyzPath) in pairs {
       let rgb = try wrap { try SampleLoader.readRGB(rgbPath) }
       var images: [Modality: Tensor] = [.rgb: Tensor(shape: [1, 3, s, s], data: pre.rgb(rgb))]
+      var xyzImage: Image?
       if let xyzPath {
         let xyz = try wrap { try SampleLoader.readXYZTIFF(xyzPath) }
+        xyzImage = xyz
         try wrap { try SampleLoader.requireSameSize(xyz, path: xyzPath, as: rgb, reference: rgbPath) }
         images[.depth] = Tensor(shape: [1, 3, s, s], data: try wrap { try pre.depth(xyz, path: xyzPath) })
       }
@@ -63,9 +65,12 @@ struct InferCommand: ParsableCommand {
       let name = URL(fileURLWithPath: rgbPath).deletingPathExtension().lastPathComponent
       let map = Image(width: s, height: s, channels: 1, data: maps.maps.data)
       try TIFF.write(Resize.bilinear(map, width: rgb.width, height: rgb.height), to: "\(out)/\(name).tiff")
-      try Heatmap.write(image: rgb, map: map, mask: nil, to: "\(out)/\(name).png")
       let score = maps.scores[0]
       guard score.isFinite else { throw InputError("\(rgbPath): the model scores it \(score) (non-finite anomaly map)") }
+      let verdict = score > bundle.threshold ? "ANOMALOUS" : "ok"
+      try Heatmap.write(image: rgb, map: map, mask: nil, depth: xyzImage?.zImage,
+                        caption: String(format: "%@  score %.3f %@ threshold %.3f: %@", name, score, score > bundle.threshold ? ">" : "<=", bundle.threshold, verdict),
+                        to: "\(out)/\(name).png")
       rows.append(["file": rgbPath, "score": Double(score), "anomalous": score > bundle.threshold])
       print(String(format: "%@  score %.4f  %@", rgbPath, score, score > bundle.threshold ? "ANOMALOUS" : "ok"))
     }

@@ -108,13 +108,36 @@ struct ReportTests {
     let path = dir.appendingPathComponent("h.png").path
     try Heatmap.write(image: image, map: map, mask: mask, to: path)
     let png = try PNG.read(path)
-    #expect(png.width == 3 * w && png.height == h && png.channels == 3 && png.bitDepth == 8)
+    #expect(png.width > 3 * w && png.height == h && png.channels == 3 && png.bitDepth == 8, "three panels and the colour bar")
     func pixel(_ x: Int, _ y: Int) -> [UInt16] { Array(png.samples[(y * png.width + x) * 3..<(y * png.width + x) * 3 + 3]) }
     #expect(pixel(7, 5) == [128, 128, 128])              // panel 1: the image
     #expect(pixel(w, 0) == [0, 0, 128])                  // panel 2: jet bottom (dark blue) at the map minimum
     #expect(pixel(2 * w + 5, 2) == [0, 255, 0])          // panel 3: contour on the region's edge
     #expect(pixel(2 * w + 9, 5) == [128, 128, 128])      // ... but not inside it
     #expect(pixel(2 * w + 1, 1) == [128, 128, 128])      // ... nor outside
+    #expect(pixel(3 * w + 3, 0) == [128, 0, 0] && pixel(3 * w + 3, h - 1) == [0, 0, 128], "colour bar: jet top to bottom")
+
+    // With depth and a caption: a fourth panel (near = light) and a text line above the panels.
+    let depth = Image(width: w, height: h, channels: 1, data: (0..<(w * h)).map { $0 % w < w / 2 ? 1 : 2 })
+    let captioned = try Heatmap.compose(image: image, map: map, mask: mask, depth: depth, caption: "box dent 000 score 1.5")
+    #expect(captioned.width > 4 * w && captioned.height > h)
+    let top = captioned.height - h
+    func at(_ x: Int, _ y: Int) -> UInt16 { captioned.samples[(y * captioned.width + x) * 3] }
+    #expect(at(3 * w + 1, top + 5) > at(3 * w + w - 2, top + 5), "nearer depth is lighter")
+    #expect((0..<top).contains { y in (0..<(2 * w)).contains { x in at(x, y) == 0 } }, "caption text drawn")
+  }
+
+  @Test func pixelFontDrawsEveryCharacterItKnowsAndQuestionMarksTheRest() {
+    for ch in PixelFont.glyphs.keys { #expect(PixelFont.glyphs[ch]!.count == 5 && PixelFont.glyphs[ch]!.allSatisfy { $0.count == 3 }, "\(ch)") }
+    var a = Image(width: 20, height: 7, channels: 3, fill: 1), b = a
+    PixelFont.draw("ab", into: &a, x: 1, y: 1, scale: 1, colour: (0, 0, 0))
+    PixelFont.draw("AB", into: &b, x: 1, y: 1, scale: 1, colour: (0, 0, 0))
+    #expect(a.data == b.data, "lower case is drawn as upper case")
+    var q = Image(width: 8, height: 7, channels: 3, fill: 1), unknown = q
+    PixelFont.draw("?", into: &q, x: 1, y: 1, scale: 1, colour: (0, 0, 0))
+    PixelFont.draw("é", into: &unknown, x: 1, y: 1, scale: 1, colour: (0, 0, 0))
+    #expect(q.data == unknown.data)
+    #expect(PixelFont.width("abc", scale: 2) == 22)
   }
 
   @Test func reportFilesAreWritten() throws {

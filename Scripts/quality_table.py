@@ -93,7 +93,7 @@ def object_pixel_pauroc(run, step):
 def row(label, run):
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     last = metrics["steps"][-1]
-    mean, step = last["mean"], last["step"] + 1
+    mean, step = last["mean"], last["step"] + (1 - metrics.get("first_step", 0))
     fm = metrics.get("forgetting", {}).get("i_auroc")
     seconds = None
     finished, baseline = os.path.join(run, "finished.json"), os.path.join(run, "baseline.json")

@@ -76,14 +76,15 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
     try jsonData().write(to: url)
   }
 
-  /// Long format, one row per value: `step,class,metric,value` (classes in recorded order).
+  /// Long format, one row per value: `step,class,metric,value` (classes in recorded order; steps
+  /// numbered from 1 as in report.md, maps/step-N and heatmaps/step-N).
   public func csv() -> String {
     var lines = ["step,class,metric,value"]
     for step in steps {
       for className in classes(step: step) {
         let m = metrics(step: step, class: className)!
         for metric in MetricName.allCases {
-          lines.append("\(step),\(CSV.field(className)),\(metric.rawValue),\(m[metric])")
+          lines.append("\(step + 1),\(CSV.field(className)),\(metric.rawValue),\(m[metric])")
         }
       }
     }
@@ -97,7 +98,7 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
   // MARK: Codable
 
   private enum Keys: String, CodingKey {
-    case evaluationProtocol = "protocol", classes, steps, forgetting
+    case evaluationProtocol = "protocol", classes, steps, forgetting, firstStep = "first_step"
   }
 
   private struct StepEntry: Codable {
@@ -119,7 +120,10 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
     let c = try decoder.container(keyedBy: Keys.self)
     evaluationProtocol = try c.decode(EvaluationProtocol.self, forKey: .evaluationProtocol)
     classes = try c.decode([String].self, forKey: .classes)
-    for entry in try c.decode([StepEntry].self, forKey: .steps) {
+    // Files number steps from `first_step` (1 since it exists; 0 before, and in old checkpoints).
+    let first = try c.decodeIfPresent(Int.self, forKey: .firstStep) ?? 0
+    for var entry in try c.decode([StepEntry].self, forKey: .steps) {
+      entry.step -= first
       if let unknown = entry.classes.keys.sorted().first(where: { !classes.contains($0) }) {
         throw DecodingError.dataCorruptedError(forKey: .steps, in: c,
                                                debugDescription: "step \(entry.step) names class '\(unknown)', which is not in \"classes\"")
@@ -133,8 +137,9 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
     var c = encoder.container(keyedBy: Keys.self)
     try c.encode(evaluationProtocol, forKey: .evaluationProtocol)
     try c.encode(classes, forKey: .classes)
+    try c.encode(1, forKey: .firstStep)
     try c.encode(steps.map { s in
-      StepEntry(step: s, classes: cells[s]!, mean: mean(step: s), defectKinds: kindCells[s],
+      StepEntry(step: s + 1, classes: cells[s]!, mean: mean(step: s), defectKinds: kindCells[s],
                 defectKindMeans: kindCells[s] == nil ? nil : kindMeans(step: s))
     }, forKey: .steps)
     var fm = c.nestedContainer(keyedBy: MetricName.self, forKey: .forgetting)

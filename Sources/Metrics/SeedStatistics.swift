@@ -77,7 +77,7 @@ public struct MetricsAcrossSeeds: Sendable {
 
   // MARK: files
 
-  /// `metrics-seeds.json`: per step (0-based, as in metrics.json), per class and mean over
+  /// `metrics-seeds.json`: per step (numbered from 1, as in metrics.json), per class and mean over
   /// classes, every metric's spread; FM's spread per metric.
   public func jsonData() throws -> Data {
     struct Step: Encodable {
@@ -98,7 +98,7 @@ public struct MetricsAcrossSeeds: Sendable {
     let file = File(
       protocol: evaluationProtocol.rawValue, seeds: seeds, classes: classes,
       steps: steps.map { step in
-        Step(step: step,
+        Step(step: step + 1,
              classes: Dictionary(uniqueKeysWithValues: classes(step: step).map { c in (c, byMetric { spread(step: step, class: c, metric: $0) }) }),
              mean: byMetric { meanSpread(step: step, metric: $0) })
       },
@@ -118,9 +118,9 @@ public struct MetricsAcrossSeeds: Sendable {
     }
     for step in steps {
       for c in classes(step: step) {
-        for m in MetricName.allCases { row("\(step)", c, m, spread(step: step, class: c, metric: m)) }
+        for m in MetricName.allCases { row("\(step + 1)", c, m, spread(step: step, class: c, metric: m)) }
       }
-      for m in MetricName.allCases { row("\(step)", "(mean)", m, meanSpread(step: step, metric: m)) }
+      for m in MetricName.allCases { row("\(step + 1)", "(mean)", m, meanSpread(step: step, metric: m)) }
     }
     for m in MetricName.allCases { row("fm", "(mean)", m, forgetting(m)) }
     return lines.joined(separator: "\n") + "\n"

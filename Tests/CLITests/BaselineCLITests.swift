@@ -53,7 +53,7 @@ struct BaselineCLITests {
 
     // The synthetic defects are easy for nearest neighbours too.
     let m = try metrics(run)
-    let base = m.filter { $0.key.hasPrefix("0/") && $0.key.hasSuffix("/i_auroc") }.map { Double($0.value)! }
+    let base = m.filter { $0.key.hasPrefix("1/") && $0.key.hasSuffix("/i_auroc") }.map { Double($0.value)! }
     #expect(base.count == 2)
     #expect(base.reduce(0, +) / Double(base.count) >= 0.9, "base-step I-AUROC per class: \(base)")
     let summary = try JSONSerialization.jsonObject(with: Data(contentsOf: run.appendingPathComponent("baseline.json"))) as? [String: Any]
@@ -68,7 +68,7 @@ struct BaselineCLITests {
                            "--protocol", "uniad", "--input-size", "64", "--pool", "16", "--json"])
     #expect(ev.status == 0, "stderr: \(ev.stderr)")
     let classes = (try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as? [String: Any])?["classes"] as? [String: [String: Double]] ?? [:]
-    for (key, value) in m where key.hasPrefix("1/") {
+    for (key, value) in m where key.hasPrefix("2/") {
       let parts = key.split(separator: "/").map(String.init)
       let theirs = classes[parts[1]]?[parts[2]] ?? -1
       #expect(abs(Double(value)! - theirs) < 1e-3, "\(key): run \(value) vs evaluate \(theirs)")
@@ -80,7 +80,7 @@ struct BaselineCLITests {
     #expect(r2.status == 0, "stderr: \(r2.stderr)")
     let m2 = try metrics(once)
     #expect(m2.count == 9)
-    for (key, value) in m2 { #expect(m["1" + key.dropFirst()] == value, "\(key)") }
+    for (key, value) in m2 { #expect(m["2" + key.dropFirst()] == value, "\(key)") }
     let someMap = try #require(maps.sorted().first)
     #expect(fm.contents(atPath: run.appendingPathComponent("maps/step-2/\(someMap)").path)
       == fm.contents(atPath: once.appendingPathComponent("maps/step-1/\(someMap)").path))

@@ -33,7 +33,7 @@ struct RescoreCLITests {
     return try #require(top["classes"] as? [String: [String: Double]])
   }
 
-  /// step → class → metric → value, from RUN/metrics.csv (steps numbered from 0 there).
+  /// step → class → metric → value, from RUN/metrics.csv (steps numbered from 1, as everywhere).
   func runMetrics(_ run: String) throws -> [Int: [String: [String: Double]]] {
     var out: [Int: [String: [String: Double]]] = [:]
     for row in try String(contentsOfFile: run + "/metrics.csv", encoding: .utf8).split(separator: "\n").dropFirst() {
@@ -57,8 +57,8 @@ struct RescoreCLITests {
       let r = try runIUMAD(["evaluate", "--run", run, "--step", "\(step)", "--json"])
       try #require(r.status == 0, "\(r.stderr)")
       let got = try metrics(r.stdout)
-      #expect(Set(got.keys) == Set(expected[step - 1]!.keys), "step \(step): the classes learned by then")
-      for (cls, values) in expected[step - 1]! {
+      #expect(Set(got.keys) == Set(expected[step]!.keys), "step \(step): the classes learned by then")
+      for (cls, values) in expected[step]! {
         // Equal to the last bits of a Double (the sums run in another order on re-scoring).
         for (name, value) in values { #expect(abs((got[cls]?[name] ?? -1) - value) < 1e-12, "step \(step) \(cls) \(name): \(got[cls]?[name] ?? -1) vs \(value)") }
       }
@@ -66,10 +66,10 @@ struct RescoreCLITests {
     // The default step is the last; --classes narrows it and must name learned classes.
     let last = try runIUMAD(["evaluate", "--run", run, "--json"])
     #expect(try metrics(last.stdout).count == 3)
-    let first = try #require(expected[0]!.keys.sorted().first)
+    let first = try #require(expected[1]!.keys.sorted().first)
     let one = try runIUMAD(["evaluate", "--run", run, "--classes", first, "--json"])
     #expect(try metrics(one.stdout).keys.sorted() == [first])
-    let unlearned = try #require(Set(expected[1]!.keys).subtracting(expected[0]!.keys).first)
+    let unlearned = try #require(Set(expected[2]!.keys).subtracting(expected[1]!.keys).first)
     let bad = try runIUMAD(["evaluate", "--run", run, "--step", "1", "--classes", unlearned])
     #expect(bad.status == 1 && bad.stderr.contains("'\(unlearned)' was not learned by step 1"), "\(bad.stderr)")
     // Flags for the same data without --run: any layout, --classes.
@@ -77,7 +77,7 @@ struct RescoreCLITests {
                               "--protocol", "uniad", "--input-size", "64", "--classes", first, "--json"])
     #expect(flags.status == 0, "\(flags.stderr)")
     let flagged = try metrics(flags.stdout)
-    #expect(abs((flagged[first]?["aupro"] ?? -1) - expected[1]![first]!["aupro"]!) < 1e-12)
+    #expect(abs((flagged[first]?["aupro"] ?? -1) - expected[2]![first]!["aupro"]!) < 1e-12)
   }
 
   @Test func progressSaysWhatItIsDoingAndNeverReportsZeroSpeed() throws {

@@ -33,12 +33,12 @@ struct TrainCLITests {
     // Three steps: 2 classes, then 3, then 4, each evaluated on every class seen so far.
     let csv = try String(contentsOf: out.appendingPathComponent("metrics.csv"), encoding: .utf8)
     let rows = csv.split(separator: "\n").dropFirst().map { $0.split(separator: ",") }
-    #expect(Set(rows.map { $0[0] }) == ["0", "1", "2"])
-    #expect(rows.filter { $0[0] == "0" && $0[2] == "i_auroc" }.count == 2)
-    #expect(rows.filter { $0[0] == "2" && $0[2] == "i_auroc" }.count == 4)
+    #expect(Set(rows.map { $0[0] }) == ["1", "2", "3"], "steps numbered from 1, as report.md and maps/step-N")
+    #expect(rows.filter { $0[0] == "1" && $0[2] == "i_auroc" }.count == 2)
+    #expect(rows.filter { $0[0] == "3" && $0[2] == "i_auroc" }.count == 4)
     for row in rows { let v = Double(row[3])!; #expect(v >= 0 && v <= 1) }
     // The synthetic defects are easy: after the base step the base classes are found.
-    let base = rows.filter { $0[0] == "0" && $0[2] == "i_auroc" }.map { Double($0[3])! }
+    let base = rows.filter { $0[0] == "1" && $0[2] == "i_auroc" }.map { Double($0[3])! }
     #expect(base.reduce(0, +) / Double(base.count) >= 0.9, "base-step I-AUROC per class: \(base)")
     let metrics = try JSONSerialization.jsonObject(with: Data(contentsOf: out.appendingPathComponent("metrics.json"))) as? [String: Any]
     #expect(metrics?["forgetting"] != nil || metrics?["fm"] != nil, "metrics.json keys: \(metrics?.keys.sorted() ?? [])")
@@ -69,7 +69,7 @@ struct TrainCLITests {
     #expect(ev.status == 0, "stderr: \(ev.stderr)")
     let evObj = try JSONSerialization.jsonObject(with: Data(ev.stdout.utf8)) as? [String: Any]
     let classes = evObj?["classes"] as? [String: [String: Double]] ?? [:]
-    for row in rows where row[0] == "2" {
+    for row in rows where row[0] == "3" {
       let mine = Double(row[3])!, theirs = classes[String(row[1])]?[String(row[2])] ?? -1
       #expect(abs(mine - theirs) < 1e-3, "\(row[1]) \(row[2]): run \(mine) vs evaluate \(theirs)")
     }

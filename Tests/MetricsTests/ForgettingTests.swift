@@ -64,7 +64,7 @@ struct ForgettingTests {
     let fm = try #require(object["forgetting"] as? [String: Any])
     #expect(abs((fm["i_auroc"] as? Double ?? 0) - 0.125) < 1e-12)
     let steps = try #require(object["steps"] as? [[String: Any]])
-    #expect(steps.map { $0["step"] as? Int } == [0, 1, 2])
+    #expect(steps.map { $0["step"] as? Int } == [1, 2, 3] && object["first_step"] as? Int == 1, "steps numbered as in report.md")
     let mean = try #require(steps[1]["mean"] as? [String: Double])
     #expect(abs(mean["i_auroc"]! - 0.875) < 1e-12)
 
@@ -85,10 +85,10 @@ struct ForgettingTests {
     let lines = Self.matrix().csv().split(separator: "\n").map(String.init)
     #expect(lines.first == "step,class,metric,value")
     #expect(lines.count == 1 + 6 * 3)
-    #expect(lines[1] == "0,a,i_auroc,0.9")
-    #expect(lines.contains("2,c,aupro,0.9"))
+    #expect(lines[1] == "1,a,i_auroc,0.9")
+    #expect(lines.contains("3,c,aupro,0.9"))
     var quoted = MetricsMatrix(evaluationProtocol: .uniad)
     quoted.record(step: 0, class: "cable, gland", metrics: ClassMetrics(iAUROC: 1, pAUROC: 1, aupro: 1))
-    #expect(quoted.csv().contains("0,\"cable, gland\",i_auroc,1.0"))
+    #expect(quoted.csv().contains("1,\"cable, gland\",i_auroc,1.0"))
   }
 }

@@ -67,7 +67,7 @@ struct SeedStatisticsTests {
     #expect(md.contains("FM: I-AUROC 20.0 ± 10.6 · P-AUROC 1.5 ± 0.0 · AUPRO 5.0 ± 0.0"), "\(md)")
     #expect(md.contains("| [1](seed-1/report.md) | 66.7 | 96.0 | 73.3 | 27.5 |"), "\(md)")
     let csv = try String(contentsOf: dir.appendingPathComponent("metrics-seeds.csv"), encoding: .utf8)
-    #expect(csv.hasPrefix("step,class,metric,mean,std,n\n0,a,i_auroc,0.9,0.0,2\n"))
+    #expect(csv.hasPrefix("step,class,metric,mean,std,n\n1,a,i_auroc,0.9,0.0,2\n"))
     let fmRow = try #require(csv.split(separator: "\n").first { $0.hasPrefix("fm,(mean),i_auroc,") }).split(separator: ",")
     #expect(abs(Double(fmRow[3])! - 0.2) < 1e-12 && abs(Double(fmRow[4])! - 0.15 / 2.0.squareRoot()) < 1e-12 && fmRow[5] == "2")
     let json = try JSONSerialization.jsonObject(with: Data(contentsOf: dir.appendingPathComponent("metrics-seeds.json"))) as? [String: Any]

@@ -24,7 +24,13 @@ public enum ImageIOError: Error, Equatable, Sendable, CustomStringConvertible {
 
   public var description: String {
     switch self {
-    case .cannotOpen(let p, let r): return "cannot open '\(p)': \(r)"
+    case .cannotOpen(let p, let r):
+      // Foundation lists a name that is not valid UTF-8 with U+FFFD in place of its bytes, and
+      // that name then does not exist: say so instead of "No such file or directory".
+      if p.contains("\u{FFFD}") {
+        return "cannot open '\(p)': the file name is not valid UTF-8 (the undecodable bytes are shown as \u{FFFD}); rename the file"
+      }
+      return "cannot open '\(p)': \(r)"
     case .wrongFormat(let p, let e): return "'\(p)' is not a \(e) file"
     case .truncated(let p): return "'\(p)' is truncated: the file ends before its image data does"
     case .corrupt(let p, let r): return "'\(p)' is corrupt: \(r)"

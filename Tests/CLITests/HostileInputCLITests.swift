@@ -189,6 +189,19 @@ struct HostileInputCLITests {
                           "--set", "train.schedule=2-0", "--set", "backbone.cache=\(root.path)/cache"])
     expectInputError(d, [png, tiff])
 
+    // A file name that is not valid UTF-8 is named as such, not as missing.
+    let latin1 = root.appendingPathComponent("latin1").path
+    try fm.copyItem(atPath: f.data, toPath: latin1)
+    for (dir, ext) in [("\(latin1)/\(classes[0])/train/good/rgb", "png"), ("\(latin1)/\(classes[0])/train/good/xyz", "tiff")] {
+      let source = try Data(contentsOf: URL(fileURLWithPath: "\(dir)/000.\(ext)"))
+      let path: [CChar] = (Array(dir.utf8) + Array("/".utf8) + [0xFF, 0xFE] + Array(".\(ext)".utf8) + [0]).map { CChar(bitPattern: $0) }
+      let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+      try #require(fd >= 0)
+      _ = source.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+      close(fd)
+    }
+    expectInputError(try runIUMAD(["dataset", "inspect", "--data", latin1]), ["the file name is not valid UTF-8"])
+
     // An output folder that is a file is reported before training.
     let blocked = root.appendingPathComponent("run-blocked")
     try fm.createDirectory(at: blocked, withIntermediateDirectories: true)

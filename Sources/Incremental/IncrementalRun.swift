@@ -71,6 +71,10 @@ public final class IncrementalRun {
       progress.note("step \(plan.index + 1)/\(plans.count): features of \(trainSamples.count) training images (computed once, then cached)")
       let trainSet = try pipeline.prepare(trainSamples, modalities: modalities, sharedBy: communicator, training: true)
       progress.note("step \(plan.index + 1)/\(plans.count): \(plan.epochs) epochs on \(trainSet.count) samples of \(plan.classes.joined(separator: ", ")) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
+      if trainSet.count < config.train.batchSize {
+        // The trainer's rule (a step's global batch is at most its sample count), said aloud.
+        progress.note("step \(plan.index + 1)/\(plans.count): \(trainSet.count) samples < train.batch_size \(config.train.batchSize): this step's global batch is \(trainSet.count), one iteration per epoch")
+      }
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
       let pool = try statisticsPool(plan, trainSet: trainSet)
       let every = config.eval.everyEpochs

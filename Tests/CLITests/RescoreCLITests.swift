@@ -90,6 +90,8 @@ struct RescoreCLITests {
     #expect(r.status == 0, "\(r.stderr)")
     #expect(!r.stderr.contains(" 0.0 samples/s"), "\(r.stderr)")
     #expect(r.stderr.contains("step 1/2: features of") && r.stderr.contains("step 1/2: evaluating 1 classes on"), "\(r.stderr)")
+    // Each class has 7 training images, fewer than the batch of 8: the log says what happens.
+    #expect(r.stderr.contains("step 2/2: 7 samples < train.batch_size 8: this step's global batch is 7, one iteration per epoch"), "\(r.stderr)")
     // Before a step has ended the ETA is a lower bound; after, it includes the measured step ends.
     let lines = r.stderr.split(separator: "\n")
     #expect(lines.contains { $0.contains("step 1/2 epoch") && $0.contains("ETA ≥ ") }, "\(r.stderr)")

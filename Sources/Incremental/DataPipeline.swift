@@ -86,6 +86,11 @@ public final class DataPipeline {
   }
 
   /// The frozen backbone + neck a config names, with its weights checked against the model's C_in.
+  /// The schedule's class order: `data.classes`, else the dataset's classes sorted by name.
+  public static func classOrder(_ config: RunConfig, scan: DatasetScan) -> [String] {
+    config.data.classes.isEmpty ? scan.classes : config.data.classes
+  }
+
   /// The dataset layout's listing of `data.root` (no file is opened).
   public static func scan(_ config: RunConfig) -> DatasetScan {
     DatasetReader.scan(

@@ -199,8 +199,7 @@ public final class IncrementalRun {
       }
       differences = identity.differences(from: theirs)
     } else {
-      let (a, b) = (RunIdentity.flatten(checkpoint.texts["config"] ?? ""), RunIdentity.flatten(config.yaml()))
-      differences = Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }.map { "\($0): \(a[$0] ?? "(absent)") → \(b[$0] ?? "(absent)")" }
+      differences = RunIdentity.configDifferences(from: checkpoint.texts["config"] ?? "", to: config.yaml())
     }
     let epochs = position.step < plans.count ? plans[position.step].epochs : 0
     if differences.isEmpty && (position.step > plans.count || position.epoch > epochs) {

@@ -73,11 +73,7 @@ public struct RunIdentity: Codable, Equatable, Sendable {
 
   /// What differs from `old`, one line each (empty when the identities are the same).
   public func differences(from old: RunIdentity) -> [String] {
-    var out: [String] = []
-    let (a, b) = (Self.flatten(old.config), Self.flatten(config))
-    for key in Set(a.keys).union(b.keys).sorted() where a[key] != b[key] {
-      out.append("\(key): \(a[key] ?? "(absent)") → \(b[key] ?? "(absent)")")
-    }
+    var out = Self.configDifferences(from: old.config, to: config)
     let added = Set(data.keys).subtracting(old.data.keys).sorted(), removed = Set(old.data.keys).subtracting(data.keys).sorted()
     if !added.isEmpty { out.append("data: class(es) \(added.joined(separator: ", ")) not in the earlier run") }
     if !removed.isEmpty { out.append("data: class(es) \(removed.joined(separator: ", ")) of the earlier run missing") }
@@ -91,6 +87,12 @@ public struct RunIdentity: Codable, Equatable, Sendable {
     }
     if !out.isEmpty && old.dataRoot != dataRoot { out.append("(data read from \(old.dataRoot) then, \(dataRoot) now)") }
     return out
+  }
+
+  /// "train.epochs_base: 40 → 10" for every key whose value differs between two resolved YAMLs.
+  static func configDifferences(from old: String, to new: String) -> [String] {
+    let (a, b) = (flatten(old), flatten(new))
+    return Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }.map { "\($0): \(a[$0] ?? "(absent)") → \(b[$0] ?? "(absent)")" }
   }
 
   /// `section.key` → value lines of a resolved YAML (`RunConfig.yaml()` writes one key per line).

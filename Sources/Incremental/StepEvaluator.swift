@@ -43,12 +43,13 @@ public struct StepEvaluator {
       matrix.record(step: step, class: c, kinds: try Evaluation.byDefectKind(
         className: c, images: prepared, labels: idx.map { samples[$0].label }, kinds: idx.map { samples[$0].defectType }))
       // A few heatmaps per class, defective samples first.
-      let chosen = (idx.filter { samples[$0].label == 1 } + idx.filter { samples[$0].label == 0 }).prefix(heatmapsPerClass)
-      for i in chosen {
+      // (k: position in the class, whose prepared image holds the score; i: position in `samples`)
+      let chosen = (idx.indices.filter { samples[idx[$0]].label == 1 } + idx.indices.filter { samples[idx[$0]].label == 0 }).prefix(heatmapsPerClass)
+      for k in chosen {
+        let i = idx[k], score = prepared[k].score
         let stem = URL(fileURLWithPath: samples[i].rgbPath).deletingPathExtension().lastPathComponent
         let path = runDirectory.appendingPathComponent("heatmaps/step-\(step + 1)/\(c)_\(samples[i].defectType)_\(stem).png").path
         try FileManager.default.createDirectory(atPath: URL(fileURLWithPath: path).deletingLastPathComponent().path, withIntermediateDirectories: true)
-        let score = prepared[idx.firstIndex(of: i)!].score
         try Heatmap.write(image: loaded[i].rgb.leadingChannels(3), map: mapImages[i], mask: masks[i], range: range, depth: loaded[i].xyz.zImage,
                           caption: "\(c) \(samples[i].defectType) \(stem)  score \(String(format: "%.3f", score))", to: path)
       }

@@ -150,8 +150,9 @@ public struct MetricsMatrix: Codable, Equatable, Sendable {
 }
 
 /// RFC 4180 quoting for the few strings (class names) that go into CSV files.
-enum CSV {
-  static func field(_ s: String) -> String {
+/// RFC 4180 quoting of one field (the reports' CSVs, `iumad infer`'s scores.csv).
+public enum CSV {
+  public static func field(_ s: String) -> String {
     guard s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" || $0 == "\r" }) else { return s }
     return "\"" + s.replacingOccurrences(of: "\"", with: "\"\"") + "\""
   }

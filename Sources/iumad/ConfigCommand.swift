@@ -35,7 +35,7 @@ struct ConfigCheck: ParsableCommand {
     guard !scan.samples.isEmpty else {
       throw InputError("\(file): data.root '\(config.data.root)' holds no samples in the \(config.data.format.rawValue) layout")
     }
-    let classes = config.data.classes.isEmpty ? scan.classes : config.data.classes
+    let classes = DataPipeline.classOrder(config, scan: scan)
     let schedule = try Schedule.parse(config.train.schedule).get()
     guard schedule.totalClasses <= classes.count else {
       throw InputError("\(file): train.schedule: \(ScheduleError.tooFewClasses(schedule: config.train.schedule, needed: schedule.totalClasses, available: classes.count))")

@@ -79,7 +79,7 @@ struct EvaluateCommand: ParsableCommand {
     }
     if format == .jsonl && meta.isEmpty && runDirectory == nil { throw ValidationError("--format jsonl needs at least one --meta FILE") }
     if !(0...5).contains(imageIndex) { throw ValidationError("--image-index must be 0...5, got \(imageIndex)") }
-    do { _ = try ProtocolSettings(evaluationProtocol, inputSize: inputSize, pool: pool ?? 16) } catch { throw ValidationError("\(error)") }
+    do { _ = try ProtocolSettings(evaluationProtocol, inputSize: inputSize, pool: pool) } catch { throw ValidationError("\(error)") }
   }
 
   /// What to score: the maps folder, the test samples by class, and the protocol settings.
@@ -118,7 +118,7 @@ struct EvaluateCommand: ParsableCommand {
       throw InputError("--classes: '\(missing)' has no test samples under \(data!) (found: \(present.sorted().joined(separator: ", ")))")
     }
     return Job(maps: maps!, samples: test, classes: wanted ?? present.sorted(),
-               settings: try ProtocolSettings(evaluationProtocol, inputSize: inputSize, pool: pool ?? 16))
+               settings: try ProtocolSettings(evaluationProtocol, inputSize: inputSize, pool: pool))
   }
 
   /// The run's resolved config decides everything; the classes are those learned by --step.
@@ -134,7 +134,7 @@ struct EvaluateCommand: ParsableCommand {
     guard steps.contains(chosen) else { throw InputError("--step \(chosen): \(dir.path)/maps has \(steps.map { "step-\($0)" }.joined(separator: ", "))") }
     let scan = DataPipeline.scan(config)
     guard scan.problems.isEmpty else { throw DatasetValidationError(problems: scan.problems) }
-    let all = config.data.classes.isEmpty ? scan.classes : config.data.classes
+    let all = DataPipeline.classOrder(config, scan: scan)
     let schedule = try Schedule.parse(config.train.schedule).get()
     guard schedule.totalClasses <= all.count, chosen <= schedule.stepCount else {
       throw InputError("\(dir.path): its schedule \(schedule) does not fit the data at \(config.data.root) any more")
@@ -146,10 +146,8 @@ struct EvaluateCommand: ParsableCommand {
       }
       seen = wanted
     }
-    let m = config.model
-    let settings = try ProtocolSettings(config.eval.protocol, inputSize: m.inputSize, pool: config.eval.pool > 0 ? config.eval.pool : m.inputSize / m.grid)
     return Job(maps: dir.appendingPathComponent("maps/step-\(chosen)").path, samples: scan.samples.filter { $0.split == .test },
-               classes: seen, settings: settings)
+               classes: seen, settings: try StepEvaluator(config: config, runDirectory: dir).settings)
   }
 
   /// One test image's map and mask at the protocol's resolution.

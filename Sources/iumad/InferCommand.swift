@@ -76,11 +76,10 @@ struct InferCommand: ParsableCommand {
     }
     let obj: [String: Any] = ["checkpoint": checkpoint, "threshold": Double(bundle.threshold), "images": rows]
     try writeJSON(obj, to: "\(out)/scores.json")
-    // The same decisions as a table: file, score, threshold, verdict (file names quoted when needed).
+    // The same decisions as a table: file, score, threshold, verdict.
     let csv = ["file,score,threshold,verdict"] + rows.map { r in
       let file = r["file"] as! String, score = r["score"] as! Double
-      let quoted = file.contains(",") || file.contains("\"") ? "\"" + file.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : file
-      return "\(quoted),\(score),\(Double(bundle.threshold)),\((r["anomalous"] as! Bool) ? "anomalous" : "ok")"
+      return "\(CSV.field(file)),\(score),\(Double(bundle.threshold)),\((r["anomalous"] as! Bool) ? "anomalous" : "ok")"
     }
     do { try Data((csv.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/scores.csv")) } catch {
       throw InputError("cannot write '\(out)/scores.csv': \(error.localizedDescription)")

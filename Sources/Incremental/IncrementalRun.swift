@@ -59,7 +59,7 @@ public final class IncrementalRun {
     if !pipeline.skipped.isEmpty { progress.note("skipped \(pipeline.skipped.count) bad sample(s):\n  " + pipeline.skipped.joined(separator: "\n  ")) }
     progress.totalIterations = plans.reduce(0) { total, plan in
       let n = pipeline.trainingSamples(plan.classes).count
-      return total + plan.epochs * Int((Double(n) / Double(max(1, min(config.train.batchSize, n)))).rounded(.up))
+      return total + plan.epochs * config.train.iterationsPerEpoch(samples: n)
     }
     let started = Date()
     let start = try resumePosition()
@@ -75,6 +75,7 @@ public final class IncrementalRun {
         // The trainer's rule (a step's global batch is at most its sample count), said aloud.
         progress.note("step \(plan.index + 1)/\(plans.count): \(trainSet.count) samples < train.batch_size \(config.train.batchSize): this step's global batch is \(trainSet.count), one iteration per epoch")
       }
+      progress.note("step \(plan.index + 1)/\(plans.count): " + config.train.iterationPlan(isBase: plan.isBase, epochs: plan.epochs, samples: trainSet.count))
       let from = plan.index == start.step ? (start.epoch, start.iteration) : (0, 0)
       let pool = try statisticsPool(plan, trainSet: trainSet)
       let every = config.eval.everyEpochs

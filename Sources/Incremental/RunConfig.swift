@@ -49,6 +49,17 @@ public struct BackboneConfig: ConfigSection, Equatable {
   ]
 }
 
+/// The update rule of incremental steps (`train.incremental_optimizer`); both see the same
+/// clipped and projected gradient and the same pull toward θ_old.
+public enum IncrementalOptimizer: String, Codable, CaseIterable, Sendable {
+  case sgd, adamw
+}
+
+/// How a step's learning rates follow its global batch (`train.lr_scaling`).
+public enum LRScaling: String, Codable, CaseIterable, Sendable {
+  case none, linear, sqrt
+}
+
 /// `train.*`: schedule and optimisation (SPEC §7).
 public struct TrainConfig: ConfigSection, Equatable {
   public var schedule = "10-0"
@@ -65,6 +76,8 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var stepLRGamma: Float = 0.1
   public var clip: Float = 0.1
   public var warmupIterations = 0
+  public var lrScaling: LRScaling = .none
+  public var referenceBatch = 8
   public var incrementalClip: Float = 0.1
   public var incrementalWeightDecay: Float = 1e-4
   public var compressionLoss = true
@@ -72,6 +85,7 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var compressionBuffer = 768
   public var pull: Float = 0.05
   public var incrementalLR: Float = 1e-4
+  public var incrementalOptimizer: IncrementalOptimizer = .sgd
   public var ceRGB: Float = 1, ceDepth: Float = 1, fusion: Float = 1, ib: Float = 1
   public var threads = 0
   public var checkpointEvery = 0
@@ -94,13 +108,16 @@ public struct TrainConfig: ConfigSection, Equatable {
     .float("step_lr_gamma", \.stepLRGamma, "StepLR factor", .positive),
     .float("clip", \.clip, "global gradient-norm clip of the base step (0 = off)", .nonNegative),
     .int("warmup_iterations", \.warmupIterations, "linear learning-rate warm-up over the first N iterations of each step (0 = off)", min: 0),
+    .choice("lr_scaling", \.lrScaling, "none | linear | sqrt: both steps' learning rates × (global batch / reference_batch), or its square root; a step's global batch is min(batch_size, its samples)"),
+    .int("reference_batch", \.referenceBatch, "the global batch lr and incremental_lr are meant for (the paper's 8)", min: 1),
     .float("incremental_clip", \.incrementalClip, "global gradient-norm clip of incremental steps (IUF: 0.1; 0 = off)", .nonNegative),
     .float("incremental_weight_decay", \.incrementalWeightDecay, "weight decay of the incremental steps' SGD (IUF: 1e-4)", .nonNegative),
     .bool("compression_loss", \.compressionLoss, "IUF semantic-compression loss in the base step"),
     .float("compression_weight", \.compressionWeight, "weight of the compression loss", .nonNegative),
     .int("compression_buffer", \.compressionBuffer, "rolling buffer of samples for the compression loss", min: 1),
     .float("pull", \.pull, "incremental steps: θ ← (1−pull)·θ + pull·θ_old before each update", .unit),
-    .float("incremental_lr", \.incrementalLR, "constrained-SGD learning rate of incremental steps", .positive),
+    .float("incremental_lr", \.incrementalLR, "learning rate of incremental steps", .positive),
+    .choice("incremental_optimizer", \.incrementalOptimizer, "sgd (the paper's constrained SGD) | adamw (the same clipped, projected, pulled gradient, Adam-normalised per weight; fresh moments each step)"),
     .float("ce_rgb", \.ceRGB, "λ₁: weight of the RGB Mamba classifier CE", .nonNegative),
     .float("ce_depth", \.ceDepth, "λ₂: weight of the depth Mamba classifier CE", .nonNegative),
     .float("fusion", \.fusion, "λ₃: weight of L_Fusion", .nonNegative),

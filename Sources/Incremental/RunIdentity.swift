@@ -92,7 +92,9 @@ public struct RunIdentity: Codable, Equatable, Sendable {
   /// "train.epochs_base: 40 → 10" for every key whose value differs between two resolved YAMLs.
   static func configDifferences(from old: String, to new: String) -> [String] {
     let (a, b) = (flatten(old), flatten(new))
-    return Set(a.keys).union(b.keys).sorted().filter { a[$0] != b[$0] }.map { "\($0): \(a[$0] ?? "(absent)") → \(b[$0] ?? "(absent)")" }
+    // A key that the version which wrote `old` did not have yet behaved as its default there.
+    let defaults = flatten(RunConfig().yaml())
+    return Set(a.keys).union(b.keys).sorted().filter { (a[$0] ?? defaults[$0]) != b[$0] }.map { "\($0): \(a[$0] ?? "(absent)") → \(b[$0] ?? "(absent)")" }
   }
 
   /// `section.key` → value lines of a resolved YAML (`RunConfig.yaml()` writes one key per line).

@@ -78,4 +78,25 @@ struct ResumeCLITests {
     let other = try runIUMAD(args(a, cache: cache) + ["--resume", a + "/checkpoints/" + files[0], "--set", "model.hidden=16"])
     #expect(other.status == 1 && other.stderr.contains("model.hidden: 32 → 16"), "\(other.stderr)")
   }
+
+  /// Each incremental update rule resumes exactly from a checkpoint written in the middle of an
+  /// incremental step (adamw's moments, like sgd's state, travel in the checkpoint).
+  @Test(arguments: ["sgd", "adamw"])
+  func resumesInsideAnIncrementalStep(optimizer: String) throws {
+    let root = try temporaryDirectory("resume-inc-\(optimizer)")
+    let cache = root.appendingPathComponent("cache").path
+    let a = root.appendingPathComponent("a").path, b = root.appendingPathComponent("b").path
+    let rule = ["--set", "train.incremental_optimizer=\(optimizer)", "--set", "train.incremental_lr=\(optimizer == "sgd" ? 1 : 0.001)"]
+    let full = try runIUMAD(args(a, cache: cache) + rule)
+    #expect(full.status == 0, "stderr: \(full.stderr)")
+    // ckpt-001-EEEEE-IIIIII: step 2 (the incremental one), written after an update inside it.
+    let inside = try FileManager.default.contentsOfDirectory(atPath: a + "/checkpoints")
+      .filter { $0.hasPrefix("ckpt-001-") && $0.hasSuffix(".iumad") }.sorted().first
+    let checkpoint = try #require(inside, "no checkpoint inside the incremental step")
+    let resumed = try runIUMAD(args(b, cache: cache) + rule + ["--resume", a + "/checkpoints/" + checkpoint])
+    #expect(resumed.status == 0, "stderr: \(resumed.stderr)")
+    #expect(resumed.stderr.contains("resuming from"), "\(resumed.stderr)")
+    #expect(bytes(a + "/model.safetensors") == bytes(b + "/model.safetensors") && !bytes(b + "/model.safetensors").isEmpty,
+            "resumed parameters differ from the uninterrupted run")
+  }
 }

@@ -55,6 +55,13 @@ public enum IncrementalOptimizer: String, Codable, CaseIterable, Sendable {
   case sgd, adamw
 }
 
+/// What `train.clip` and `train.incremental_clip` bound: the norm of all gradients together, or
+/// each module's on its own (docs/quality.md: the Mamba classifiers' gradients are ~60× the
+/// reconstruction's, so a global clip leaves the reconstruction a sliver of every step).
+public enum ClipScope: String, Codable, CaseIterable, Sendable {
+  case global, module
+}
+
 /// How a step's learning rates follow its global batch (`train.lr_scaling`).
 public enum LRScaling: String, Codable, CaseIterable, Sendable {
   case none, linear, sqrt
@@ -75,6 +82,7 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var stepLRStep = 800
   public var stepLRGamma: Float = 0.1
   public var clip: Float = 0.1
+  public var clipScope: ClipScope = .module
   public var warmupIterations = 0
   public var lrScaling: LRScaling = .none
   public var referenceBatch = 8
@@ -107,6 +115,7 @@ public struct TrainConfig: ConfigSection, Equatable {
     .int("step_lr_step", \.stepLRStep, "StepLR period in epochs", min: 1),
     .float("step_lr_gamma", \.stepLRGamma, "StepLR factor", .positive),
     .float("clip", \.clip, "global gradient-norm clip of the base step (0 = off)", .nonNegative),
+    .choice("clip_scope", \.clipScope, "global (one norm over all weights, PyTorch's clip_grad_norm_) | module (each module — mrn.rgb, mamba.rgb, ibfm, IBFM's heads, … — clipped on its own); both clips"),
     .int("warmup_iterations", \.warmupIterations, "linear learning-rate warm-up over the first N iterations of each step (0 = off)", min: 0),
     .choice("lr_scaling", \.lrScaling, "none | linear | sqrt: both steps' learning rates × (global batch / reference_batch), or its square root; a step's global batch is min(batch_size, its samples)"),
     .int("reference_batch", \.referenceBatch, "the global batch lr and incremental_lr are meant for (the paper's 8)", min: 1),

@@ -220,17 +220,25 @@ public final class IncrementalTrainer {
   func update(_ plan: StepPlan, learningRate: Float) throws {
     let t = config.train
     if plan.isBase {
-      if t.clip > 0 { model.parameters.clipGradNorm(t.clip) }
+      clip(t.clip)
       adam.learningRate = learningRate
       adam.step()
     } else {
       // IUF clips the incremental steps too (its configs: 0.1), before the projection.
-      if t.incrementalClip > 0 { model.parameters.clipGradNorm(t.incrementalClip) }
+      clip(t.incrementalClip)
       projection.projectGradients(model.parameters)
       pullTowardOld(t.pull)
       let optimizer: Optimizer = t.incrementalOptimizer == .adamw ? incrementalAdam : sgd
       optimizer.learningRate = learningRate
       optimizer.step()
+    }
+  }
+
+  func clip(_ maxNorm: Float) {
+    guard maxNorm > 0 else { return }
+    switch config.train.clipScope {
+    case .global: model.parameters.clipGradNorm(maxNorm)
+    case .module: model.parameters.clipGradNorm(maxNorm, groupedBy: IBIUMAD.module(of:))
     }
   }
 

@@ -80,6 +80,13 @@ public final class IBIUMAD {
     ibfm = c.ibfm ? IBFM(store, c, rng: &r3) : nil
   }
 
+  /// The module a parameter belongs to (`train.clip_scope`): "mrn.rgb", "mamba.depth", "ibfm", and
+  /// IBFM's two classifier heads "heads.fused" and "heads.bottleneck".
+  public static func module(of parameter: String) -> String {
+    let parts = parameter.split(separator: ".", maxSplits: 2)
+    return parts.first == "ibfm" || parts.count < 2 ? String(parts.first ?? "") : "\(parts[0]).\(parts[1])"
+  }
+
   /// F_m as the MRN sees it: standardised per channel once the statistics are known.
   public func target(_ features: Tensor, _ m: Modality) -> Tensor {
     guard config.standardizeFeatures, let s = standardizers[m] else { return features }

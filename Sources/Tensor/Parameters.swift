@@ -56,21 +56,38 @@ public final class ParameterStore {
   public func zeroGrad() { for t in byName.values { t.grad = nil } }
 
   /// L2 norm of all gradients together (missing gradients count as zero).
-  public func gradNorm() -> Float {
+  public func gradNorm() -> Float { gradNorm(of: names) }
+
+  func gradNorm(of subset: [String]) -> Float {
     var s: Double = 0
-    for name in names { if let g = byName[name]!.grad { for v in g { s += Double(v) * Double(v) } } }
+    for name in subset { if let g = byName[name]!.grad { for v in g { s += Double(v) * Double(v) } } }
     return Float(s.squareRoot())
   }
 
   /// Scales all gradients so their global norm is at most `maxNorm` (PyTorch's clip_grad_norm_,
   /// including its 1e-6 in the denominator). Returns the norm before clipping.
   @discardableResult
-  public func clipGradNorm(_ maxNorm: Float) -> Float {
-    let norm = gradNorm()
+  public func clipGradNorm(_ maxNorm: Float) -> Float { clipGradNorm(maxNorm, of: names) }
+
+  /// Clips each group of parameters (`group(name)`, e.g. the module a parameter belongs to) to
+  /// `maxNorm` on its own, so one module's large gradient does not shrink the others' steps.
+  public func clipGradNorm(_ maxNorm: Float, groupedBy group: (String) -> String) {
+    var groups: [String: [String]] = [:], order: [String] = []
+    for name in names {
+      let g = group(name)
+      if groups[g] == nil { order.append(g) }
+      groups[g, default: []].append(name)
+    }
+    for g in order { clipGradNorm(maxNorm, of: groups[g]!) }
+  }
+
+  @discardableResult
+  func clipGradNorm(_ maxNorm: Float, of subset: [String]) -> Float {
+    let norm = gradNorm(of: subset)
     let coef = maxNorm / (norm + 1e-6)
     if coef < 1 {
-      for t in byName.values where t.grad != nil {
-        t.grad!.withUnsafeMutableBufferPointer { g in for i in 0..<g.count { g[i] *= coef } }
+      for name in subset where byName[name]!.grad != nil {
+        byName[name]!.grad!.withUnsafeMutableBufferPointer { g in for i in 0..<g.count { g[i] *= coef } }
       }
     }
     return norm

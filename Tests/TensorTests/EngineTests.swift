@@ -56,6 +56,23 @@ struct EngineTests {
     #expect(abs(a.grad![0] - 0.6) < 1e-5)
   }
 
+  /// Per-group clipping: each group is bounded on its own; a group under the limit is untouched
+  /// however large another group's gradient is.
+  @Test func clipGradNormPerGroup() {
+    let store = ParameterStore()
+    let a = store.zeros("big.w", [2]), b = store.zeros("big.b", [1]), c = store.zeros("small.w", [1])
+    a.grad = [30, 0]
+    b.grad = [40]
+    c.grad = [0.05]
+    store.clipGradNorm(0.1, groupedBy: { String($0.split(separator: ".")[0]) })
+    #expect(abs(a.grad![0] - 0.06) < 1e-6 && abs(b.grad![0] - 0.08) < 1e-6)
+    #expect(c.grad![0] == 0.05)
+    // The global clip would have scaled the small group by 0.1 / 50.
+    c.grad = [0.05]; a.grad = [30, 0]; b.grad = [40]
+    store.clipGradNorm(0.1)
+    #expect(abs(c.grad![0] - 0.0001) < 1e-7)
+  }
+
   @Test func stepLR() {
     let s = StepLR(baseRate: 1e-4, stepSize: 800, gamma: 0.1)
     #expect(s.rate(epoch: 0) == 1e-4)

@@ -13,7 +13,8 @@
 #            projection (Scripts/scaling_quality.py project) at the largest batch within the
 #            target (I-AUROC and AUPRO within 2 points of batch 8, FM not more than 2 points worse)
 #
-# IUMAD_SCALING_BATCHES / IUMAD_SCALING_RULES narrow the grid; IUMAD_BIN measures another build;
+# IUMAD_SCALING_BATCHES (default "8 32 64 128"; "" only tabulates) / IUMAD_SCALING_RULES narrow
+# the grid, and the table covers every finished run in the directory; IUMAD_BIN measures another build;
 # arguments are passed to every `iumad train` (e.g. --threads 1).
 set -euo pipefail
 extra=("$@")
@@ -26,12 +27,11 @@ if [ -z "${IUMAD_BIN:-}" ]; then
 fi
 bin="${IUMAD_BIN:-.build/release/iumad}"
 out="${IUMAD_SCALING_DIR:-runs/scaling-quality}"
-batches="${IUMAD_SCALING_BATCHES:-32 64 128}"
+batches="${IUMAD_SCALING_BATCHES-8 32 64 128}"
 rules="${IUMAD_SCALING_RULES:-none linear sqrt}"
 mkdir -p "$out/runs"
 [ -d "$out/data" ] || "$bin" synth --out "$out/data" --classes 10 --train 20 --test 40 --size 128 --seed 0
 
-rows=()
 train() {  # LABEL OVERRIDES…
   local label=$1 run="$out/runs/$1"; shift
   rm -rf "$run"
@@ -40,16 +40,26 @@ train() {  # LABEL OVERRIDES…
     --set train.micro_batch=8 --set eval.heatmaps_per_class=0 "$@" ${extra[@]+"${extra[@]}"} > "$run.log" 2>&1 || { tail -20 "$run.log"; exit 1; }
   grep -E "evaluated on" "$run.log" | tail -1
 }
-train b8 --set train.batch_size=8
-rows+=("8:none=$out/runs/b8")
 for b in $batches; do
+  if [ "$b" = 8 ]; then
+    train b8 --set train.batch_size=8  # the reference: every rule gives the configured lr
+    continue
+  fi
   for rule in $rules; do
     warm=5; [ "$rule" = none ] && warm=0
     train "b$b-$rule" --set train.batch_size="$b" --set train.lr_scaling="$rule" --set train.warmup_iterations="$warm"
-    rows+=("$b:$rule=$out/runs/b$b-$rule")
   done
 done
 
+# The table covers every finished run in the directory (so the grid can be split over several
+# invocations, e.g. IUMAD_SCALING_BATCHES="8 32" and "64 128" at once, then one with "" to tabulate).
+rows=()
+for m in "$out"/runs/b*/finished.json; do
+  [ -e "$m" ] || continue
+  run=$(dirname "$m"); name=$(basename "$run"); b=${name#b}; b=${b%%-*}
+  rule=none; [[ "$name" == *-* ]] && rule=${name#*-}
+  rows+=("$b:$rule=$run")
+done
 mkdir -p "$out/plots"
 {
   echo "## Quality against the global batch (demo preset, 6-1x4, same epochs)"

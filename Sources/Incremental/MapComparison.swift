@@ -50,8 +50,8 @@ struct MapComparison {
     try trainer.forEachOutput(test, batchSize: batchSize) { out in
       let r = model.residuals(out, sources: sources)
       for (v, variant) in variants.enumerated() {
-        let am = model.anomalyMaps(r, variant: variant, blurSigma: eval.blurSigma > 0 ? eval.blurSigma : nil,
-                                   poolKernel: eval.pool > 0 ? eval.pool : nil, statistics: statistics[variant.normalization])
+        let am = model.anomalyMaps(r, variant: variant, blurSigma: eval.mapBlurSigma,
+                                   poolKernel: eval.mapPoolKernel, statistics: statistics[variant.normalization])
         for b in 0..<(am.maps.shape[0]) {
           let map = Image(width: s, height: s, channels: 1, data: Array(am.maps.data[(b * s * s)..<((b + 1) * s * s)]))
           prepared[v].append(try settings.prepare(map: map, mask: masks[start + b]))

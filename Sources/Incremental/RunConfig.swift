@@ -49,12 +49,6 @@ public struct BackboneConfig: ConfigSection, Equatable {
   ]
 }
 
-/// The update rule of incremental steps (`train.incremental_optimizer`); both see the same
-/// clipped and projected gradient and the same pull toward θ_old.
-public enum IncrementalOptimizer: String, Codable, CaseIterable, Sendable {
-  case sgd, adamw
-}
-
 /// What `train.clip` and `train.incremental_clip` bound: the norm of all gradients together, or
 /// each module's on its own (docs/quality.md: the Mamba classifiers' gradients are ~60× the
 /// reconstruction's, so a global clip leaves the reconstruction a sliver of every step).
@@ -93,7 +87,6 @@ public struct TrainConfig: ConfigSection, Equatable {
   public var compressionBuffer = 768
   public var pull: Float = 0.05
   public var incrementalLR: Float = 1e-4
-  public var incrementalOptimizer: IncrementalOptimizer = .sgd
   public var ceRGB: Float = 1, ceDepth: Float = 1, fusion: Float = 1, ib: Float = 1
   public var threads = 0
   public var checkpointEvery = 0
@@ -125,8 +118,7 @@ public struct TrainConfig: ConfigSection, Equatable {
     .float("compression_weight", \.compressionWeight, "weight of the compression loss", .nonNegative),
     .int("compression_buffer", \.compressionBuffer, "rolling buffer of samples for the compression loss", min: 1),
     .float("pull", \.pull, "incremental steps: θ ← (1−pull)·θ + pull·θ_old before each update", .unit),
-    .float("incremental_lr", \.incrementalLR, "learning rate of incremental steps", .positive),
-    .choice("incremental_optimizer", \.incrementalOptimizer, "sgd (the paper's constrained SGD) | adamw (the same clipped, projected, pulled gradient, Adam-normalised per weight; fresh moments each step)"),
+    .float("incremental_lr", \.incrementalLR, "constrained-SGD learning rate of incremental steps", .positive),
     .float("ce_rgb", \.ceRGB, "λ₁: weight of the RGB Mamba classifier CE", .nonNegative),
     .float("ce_depth", \.ceDepth, "λ₂: weight of the depth Mamba classifier CE", .nonNegative),
     .float("fusion", \.fusion, "λ₃: weight of L_Fusion", .nonNegative),
@@ -153,6 +145,9 @@ public struct EvalConfig: ConfigSection, Equatable {
   public var writeMaps = true
   public var everyEpochs = 0
   public var compareMaps = false
+  /// The map's blur and pooling as `IBIUMAD.anomalyMaps` takes them: 0 in the config means off.
+  public var mapBlurSigma: Float? { blurSigma > 0 ? blurSigma : nil }
+  public var mapPoolKernel: Int? { pool > 0 ? pool : nil }
   public init() {}
 
   public static let sectionName = "eval"

@@ -38,8 +38,6 @@ public final class IncrementalTrainer {
   public private(set) var compression: CompressionLoss
   var adam: AdamW
   var sgd: SGD
-  /// `incremental_optimizer: adamw`'s state, started afresh with each incremental step.
-  var incrementalAdam: AdamW
   var thetaOld: [String: [Float]] = [:]
   /// The process group gradients are summed over (a world of one by default).
   public var communicator: Communicator = LocalCommunicator()
@@ -57,11 +55,6 @@ public final class IncrementalTrainer {
     adam = AdamW(params: model.parameters, learningRate: config.train.lr, betas: (config.train.beta1, config.train.beta2),
                  weightDecay: config.train.weightDecay)
     sgd = SGD(params: model.parameters, learningRate: config.train.incrementalLR, weightDecay: config.train.incrementalWeightDecay)
-    incrementalAdam = Self.freshIncrementalAdam(model, config.train)
-  }
-
-  static func freshIncrementalAdam(_ model: IBIUMAD, _ t: TrainConfig) -> AdamW {
-    AdamW(params: model.parameters, learningRate: t.incrementalLR, betas: (t.beta1, t.beta2), weightDecay: t.incrementalWeightDecay)
   }
 
   /// Loss sums of the epoch in progress (kept in checkpoints so curves survive a resume).
@@ -84,7 +77,6 @@ public final class IncrementalTrainer {
     if !plan.isBase && start == (0, 0) {
       // The frozen previous model θ_old that every update is pulled toward.
       thetaOld = Dictionary(uniqueKeysWithValues: model.parameters.named.map { ($0.name, $0.tensor.data) })
-      incrementalAdam = Self.freshIncrementalAdam(model, t)
     }
     let sampler = EpochSampler(count: data.count, seed: config.seed &+ UInt64(plan.index) &* 1_000_003)
     let schedule = StepLR(baseRate: t.lr, stepSize: t.stepLRStep, gamma: t.stepLRGamma)
@@ -228,9 +220,8 @@ public final class IncrementalTrainer {
       clip(t.incrementalClip)
       projection.projectGradients(model.parameters)
       pullTowardOld(t.pull)
-      let optimizer: Optimizer = t.incrementalOptimizer == .adamw ? incrementalAdam : sgd
-      optimizer.learningRate = learningRate
-      optimizer.step()
+      sgd.learningRate = learningRate
+      sgd.step()
     }
   }
 
@@ -300,7 +291,6 @@ public final class IncrementalTrainer {
     for (n, t) in model.parameters.named { c.floats["param/\(n)"] = t.data }
     for (k, v) in adam.stateDict() { c.floats["adam/\(k)"] = v }
     for (k, v) in sgd.stateDict() { c.floats["sgd/\(k)"] = v }
-    for (k, v) in incrementalAdam.stateDict() { c.floats["incremental_adam/\(k)"] = v }
     for (k, v) in thetaOld { c.floats["theta_old/\(k)"] = v }
     for (k, v) in projection.grams { c.floats["gram/\(k)"] = v }
     for (k, rows) in compression.buffers { c.floats["compression/\(k)"] = rows.flatMap { $0 } }
@@ -323,10 +313,6 @@ public final class IncrementalTrainer {
     })
     try adam.loadStateDict(part("adam/"))
     try sgd.loadStateDict(part("sgd/"))
-    // Absent from checkpoints of versions without `incremental_optimizer` (sgd was the only rule).
-    let iadam = part("incremental_adam/")
-    incrementalAdam = Self.freshIncrementalAdam(model, config.train)
-    if !iadam.isEmpty { try incrementalAdam.loadStateDict(iadam) }
     thetaOld = part("theta_old/")
     try projection.restore(grams: part("gram/"))
     let d = model.config.hidden

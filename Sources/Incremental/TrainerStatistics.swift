@@ -64,8 +64,8 @@ extension IncrementalTrainer {
       let input = data.batch(idx, modalities: mc.modalities, withImages: mc.mamba)
       var ctx = ForwardContext.eval
       let out = GradMode.withoutGrad { model.forward(input, &ctx) }
-      let am = model.anomalyMaps(out, blurSigma: config.eval.blurSigma > 0 ? config.eval.blurSigma : nil,
-                                 poolKernel: config.eval.pool > 0 ? config.eval.pool : nil, statistics: statistics)
+      let am = model.anomalyMaps(out, blurSigma: config.eval.mapBlurSigma,
+                                 poolKernel: config.eval.mapPoolKernel, statistics: statistics)
       scores += am.scores
       for b in 0..<idx.count { maps.append(Array(am.maps.data[(b * s * s)..<((b + 1) * s * s)])) }
     }

@@ -9,14 +9,12 @@ public enum Threading {
     return defaultThreads()
   }()
 
-  /// Threads per process: `IUMAD_THREADS` if set, else the cores divided among the MPI ranks on
-  /// this node (`OMPI_COMM_WORLD_LOCAL_SIZE`), at least one.
-  public static func defaultThreads() -> Int {
+  /// Threads per process: `IUMAD_THREADS` if set, else the cores divided among the processes
+  /// on this node (`ranksOnNode`, which the launcher knows), at least one.
+  public static func defaultThreads(ranksOnNode: Int = 1) -> Int {
     let env = ProcessInfo.processInfo.environment
     if let s = env["IUMAD_THREADS"], let n = Int(s), n > 0 { return n }
-    let cores = ProcessInfo.processInfo.activeProcessorCount
-    let local = env["OMPI_COMM_WORLD_LOCAL_SIZE"].flatMap { Int($0) } ?? 1
-    return max(1, cores / max(1, local))
+    return max(1, ProcessInfo.processInfo.activeProcessorCount / max(1, ranksOnNode))
   }
 
   /// Our kernels' width: the process setting, or the one set for the current task.

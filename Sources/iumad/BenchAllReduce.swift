@@ -50,7 +50,7 @@ struct BenchAllReduce: ParsableCommand {
     let names = presets.split(separator: ",").map(String.init)
     for n in names where ModelConfig.preset(n) == nil { throw ValidationError("--presets: unknown preset '\(n)' (tiny, demo, paper)") }
     let comm = processCommunicator()
-    Threading.setThreads(Threading.defaultThreads())
+    Threading.setThreads(Threading.defaultThreads(ranksOnNode: comm.localSize))
     let p = comm.size
     func say(_ s: String) { if comm.isCoordinator { print(s) } }
     /// The slowest rank's seconds for `body` (every rank runs it).

@@ -60,8 +60,8 @@ struct InferCommand: ParsableCommand {
       let input = ModelInput(features: features, images: images, labels: [0])
       var ctx = ForwardContext.eval
       let maps = model.anomalyMaps(GradMode.withoutGrad { model.forward(input, &ctx) },
-                                   blurSigma: cfg.eval.blurSigma > 0 ? cfg.eval.blurSigma : nil,
-                                   poolKernel: cfg.eval.pool > 0 ? cfg.eval.pool : nil)
+                                   blurSigma: cfg.eval.mapBlurSigma,
+                                   poolKernel: cfg.eval.mapPoolKernel)
       let name = URL(fileURLWithPath: rgbPath).deletingPathExtension().lastPathComponent
       let map = Image(width: s, height: s, channels: 1, data: maps.maps.data)
       try TIFF.write(Resize.bilinear(map, width: rgb.width, height: rgb.height), to: "\(out)/\(name).tiff")

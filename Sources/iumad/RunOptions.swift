@@ -46,8 +46,8 @@ struct ConfigOptions: ParsableArguments {
   /// Sets and returns the thread count: `--threads`, else `train.threads`, else cores / ranks
   /// on this node.
   @discardableResult
-  func applyThreads(_ config: RunConfig) -> Int {
-    let n = threads ?? (config.train.threads > 0 ? config.train.threads : Threading.defaultThreads())
+  func applyThreads(_ config: RunConfig, ranksOnNode: Int = 1) -> Int {
+    let n = threads ?? (config.train.threads > 0 ? config.train.threads : Threading.defaultThreads(ranksOnNode: ranksOnNode))
     Threading.setThreads(n)
     return n
   }
@@ -81,7 +81,7 @@ struct RunOptions: ParsableArguments {
   /// Sets the thread count (`--threads`, else `train.threads`, else cores / ranks on this node)
   /// and returns the launcher of the config's runs.
   func launcher(_ config: RunConfig, resume: ResumeMode, _ comm: Communicator, what: String) -> RunLauncher {
-    let n = common.applyThreads(config)
+    let n = common.applyThreads(config, ranksOnNode: comm.localSize)
     var launcher = RunLauncher(resume: resume, communicator: comm, header: "iumad \(IUMADVersion.string): \(what) \(self.config), \(n) threads")
     launcher.logIterations = logIterations
     return launcher

@@ -52,12 +52,34 @@ extension Communicator {
     allGather(floats.withUnsafeBytes { [UInt8]($0) }).map { b in b.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) } }
   }
 
+  /// What rank 0 decided, on every rank: `decide` runs on rank 0 only, and its value (as JSON) or
+  /// its error (as text) is broadcast in one message; every rank returns the value or throws
+  /// `CoordinatedFailure` with rank 0's message (the idea of torch.distributed's
+  /// broadcast_object_list). Rank 0 decides alone what needs the filesystem or a choice, so
+  /// every rank goes on with the same answer or stops with the same error.
+  public func coordinated<T: Codable>(_ decide: () throws -> T) throws -> T {
+    var message: [UInt8] = []
+    if isCoordinator {
+      do { message = [0] + (try JSONEncoder().encode(decide())) } catch { message = [1] + Array("\(error)".utf8) }
+    }
+    broadcast(&message, root: 0)
+    guard message.first == 0 else { throw CoordinatedFailure(description: String(decoding: message.dropFirst(), as: UTF8.self)) }
+    do { return try JSONDecoder().decode(T.self, from: Data(message.dropFirst())) } catch {
+      throw CoordinatedFailure(description: "rank \(rank): cannot decode rank 0's decision (\(error))")
+    }
+  }
+
   /// A value decoded on every rank from rank 0's encoding.
   public func broadcastString(_ s: String) -> String {
     var bytes = Array(s.utf8)
     broadcast(&bytes, root: 0)
     return String(decoding: bytes, as: UTF8.self)
   }
+}
+
+/// Rank 0's error in `coordinated`, as every rank sees it.
+public struct CoordinatedFailure: Error, CustomStringConvertible {
+  public let description: String
 }
 
 /// A reduction in flight: `test` advances it without blocking, `wait` completes it.

@@ -143,29 +143,28 @@ public final class IncrementalRun {
     // Rank 0 chooses and reads the checkpoint and broadcasts its bytes: ranks need no shared
     // filesystem, and every rank restores exactly the same state.
     var bytes: [UInt8] = []
-    var chosenPath = ""
-    var failure = ""
-    if communicator.isCoordinator {
-      do {
+    let chosenPath: String
+    do {
+      // "" = start afresh.
+      chosenPath = try communicator.coordinated {
         for line in try RunDirectory.claim(runDirectory, identity: identity, config: config, resume: resume) { progress.note(line) }
         for line in checkpoints.removeLeftovers() { progress.note(line) }
-      } catch { failure = "\(error)" }
-      switch resume {
-      case _ where !failure.isEmpty: break
-      case .never: break
-      case .path(let p):
-        if let d = FileManager.default.contents(atPath: p) { bytes = [UInt8](d); chosenPath = p } else { failure = "cannot read checkpoint '\(p)'" }
-      case .auto:
-        let s = checkpoints.newestValid()
-        for line in s.skipped { progress.note("skipping unusable checkpoint \(line)") }
-        if let p = s.path, let d = FileManager.default.contents(atPath: p) { bytes = [UInt8](d); chosenPath = p }
-        else if !s.skipped.isEmpty { progress.note("no valid checkpoint: starting from scratch") }
+        switch resume {
+        case .never: return ""
+        case .path(let p):
+          guard let d = FileManager.default.contents(atPath: p) else { throw RunSetupError(["cannot read checkpoint '\(p)'"]) }
+          bytes = [UInt8](d)
+          return p
+        case .auto:
+          let s = checkpoints.newestValid()
+          for line in s.skipped { progress.note("skipping unusable checkpoint \(line)") }
+          if let p = s.path, let d = FileManager.default.contents(atPath: p) { bytes = [UInt8](d); return p }
+          if !s.skipped.isEmpty { progress.note("no valid checkpoint: starting from scratch") }
+          return ""
+        }
       }
-    }
-    failure = communicator.broadcastString(failure)
-    if !failure.isEmpty { throw RunSetupError([failure]) }
+    } catch { throw RunSetupError(["\(error)"]) }
     communicator.broadcast(&bytes, root: 0)
-    chosenPath = communicator.broadcastString(chosenPath)
     guard !bytes.isEmpty else {
       trainer.broadcastParameters(communicator)
       return fresh
@@ -216,26 +215,14 @@ public final class IncrementalRun {
   /// (batch j to rank j mod N: a sample's batch, hence its bits, do not depend on the world
   /// size). Rank 0 receives every score (and map), in sample order; the other ranks get nil.
   func scoreSharded(_ samples: [Sample], withMaps: Bool, statistics: MapStatistics? = nil) throws -> (scores: [Float], maps: [[Float]])? {
-    let b = config.train.batchSize, n = communicator.size
-    let batches = stride(from: 0, to: samples.count, by: b).map { Array($0..<min($0 + b, samples.count)) }
-    func owned(_ r: Int) -> [Int] { batches.indices.filter { $0 % n == r }.flatMap { batches[$0] } }
-    let mine = owned(communicator.rank)
-    let set = try pipeline.prepare(mine.map { samples[$0] }, modalities: trainer.model.config.modalities)
+    let b = config.train.batchSize
+    let shards = ShardedBatches(count: samples.count, batchSize: b, worldSize: communicator.size)
+    let set = try pipeline.prepare(shards.owned(by: communicator.rank).map { samples[$0] }, modalities: trainer.model.config.modalities)
     let (scores, maps) = trainer.score(set, indices: Array(0..<set.count), batchSize: b, statistics: statistics)
-    let payload = scores + (withMaps ? maps.flatMap { $0 } : [])
-    guard let parts = communicator.gather(payload.withUnsafeBytes { [UInt8]($0) }, root: 0) else { return nil }
-    let mapSize = config.model.inputSize * config.model.inputSize
-    var allScores = [Float](repeating: 0, count: samples.count)
-    var allMaps = [[Float]](repeating: [], count: withMaps ? samples.count : 0)
-    for (r, bytes) in parts.enumerated() {
-      let floats = bytes.withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-      let idx = owned(r)
-      for (k, i) in idx.enumerated() {
-        allScores[i] = floats[k]
-        if withMaps { allMaps[i] = Array(floats[(idx.count + k * mapSize)..<(idx.count + (k + 1) * mapSize)]) }
-      }
-    }
-    return (allScores, allMaps)
+    let width = 1 + (withMaps ? config.model.inputSize * config.model.inputSize : 0)
+    let mine = scores.indices.flatMap { [scores[$0]] + (withMaps ? maps[$0] : []) }
+    guard let items = shards.gather(mine, width: width, over: communicator) else { return nil }
+    return (items.map { $0[0] }, withMaps ? items.map { Array($0.dropFirst()) } : [])
   }
 
   /// Scores the test sets of `classes` (sharded over ranks) and records their metrics on

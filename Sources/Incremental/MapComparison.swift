@@ -61,17 +61,12 @@ struct MapComparison {
     }
     let classes = Array(Set(test.samples.map(\.className))).sorted()
     return try variants.indices.map { v in
-      var perClass: [ClassMetrics] = [], kinds: [String: [ClassMetrics]] = [:]
-      for c in classes {
-        let idx = test.samples.indices.filter { test.samples[$0].className == c }
-        let labels = idx.map { test.samples[$0].label }
-        let images = idx.map { prepared[v][$0] }
-        perClass.append(try Evaluation.evaluate(try ClassScores(className: c, images: images, labels: labels)))
-        for (k, m) in try Evaluation.byDefectKind(className: c, images: images, labels: labels, kinds: idx.map { test.samples[$0].defectType }) {
-          kinds[k, default: []].append(m)
-        }
+      let perClass = try Evaluation.byClass(classes, samples: test.samples) { prepared[v][$0] }
+      var kinds: [String: [ClassMetrics]] = [:]
+      for result in perClass {
+        for (k, m) in try result.byDefectKind(test.samples) { kinds[k, default: []].append(m) }
       }
-      return (variants[v], ClassMetrics.mean(perClass)!, kinds.compactMapValues { ClassMetrics.mean($0) })
+      return (variants[v], ClassMetrics.mean(perClass.map(\.metrics))!, kinds.compactMapValues { ClassMetrics.mean($0) })
     }
   }
 

@@ -37,22 +37,20 @@ public struct SeedRuns {
     let seeds = config.seedList
     // Rank 0 looks at every seed directory before anything is written, and tells every rank:
     // the metrics JSON of each finished seed ("" = train it), or the problem.
-    var finished = [String](repeating: "", count: seeds.count), problem = ""
-    if comm.isCoordinator {
-      do {
+    let finished: [String]
+    do {
+      finished = try comm.coordinated {
         // The top level holds the seeds' summary, never a single run's results.
         if launcher.resume == .never {
           for line in try RunDirectory.removeOutputs(directory) { note(line) }
         } else if (try? RunIdentity.read(in: directory)) != nil {
           throw RunSetupError(["\(directory.path) holds a single run (\(RunIdentity.fileName)), not the seeds of a multi-seed run; choose another --out, or --resume never to replace it"])
         }
-        finished = try seeds.map { try finishedMetrics(config.single(seed: $0), in: Self.seedDirectory(directory, seed: $0)) }
+        let finished = try seeds.map { try finishedMetrics(config.single(seed: $0), in: Self.seedDirectory(directory, seed: $0)) }
         try RunLauncher.createDirectory(directory, config: config)
-      } catch { problem = (error as? RunSetupError)?.description ?? "\(error)" }
-    }
-    problem = comm.broadcastString(problem)
-    if !problem.isEmpty { throw RunSetupError([problem]) }
-    finished = finished.map { comm.broadcastString($0) }
+        return finished
+      }
+    } catch { throw RunSetupError(["\(error)"]) }
     var runs: [MetricsMatrix] = [], seconds = 0.0
     for (k, seed) in seeds.enumerated() {
       let dir = Self.seedDirectory(directory, seed: seed)

@@ -35,13 +35,10 @@ public struct StepEvaluator {
     let mapImages = maps.map { Image(width: s, height: s, channels: 1, data: $0) }
     let masks = loaded.map { l in l.mask ?? Image(width: l.rgb.width, height: l.rgb.height, channels: 1) }
     let range = (maps.flatMap { $0 }.min() ?? 0)...(max(maps.flatMap { $0 }.max() ?? 1, (maps.flatMap { $0 }.min() ?? 0) + 1e-6))
-    for c in classes {
-      let idx = samples.indices.filter { samples[$0].className == c }
-      let prepared = try idx.map { try settings.prepare(map: mapImages[$0], mask: masks[$0]) }
-      let scores = try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label })
-      matrix.record(step: step, class: c, metrics: try Evaluation.evaluate(scores))
-      matrix.record(step: step, class: c, kinds: try Evaluation.byDefectKind(
-        className: c, images: prepared, labels: idx.map { samples[$0].label }, kinds: idx.map { samples[$0].defectType }))
+    for result in try Evaluation.byClass(classes, samples: samples, prepare: { try settings.prepare(map: mapImages[$0], mask: masks[$0]) }) {
+      let (c, idx, prepared) = (result.className, result.indices, result.images)
+      matrix.record(step: step, class: c, metrics: result.metrics)
+      matrix.record(step: step, class: c, kinds: try result.byDefectKind(samples))
       // A few heatmaps per class, defective samples first.
       // (k: position in the class, whose prepared image holds the score; i: position in `samples`)
       let chosen = (idx.indices.filter { samples[idx[$0]].label == 1 } + idx.indices.filter { samples[idx[$0]].label == 0 }).prefix(heatmapsPerClass)
@@ -67,11 +64,9 @@ public struct StepEvaluator {
   public func meanMetrics(classes: [String], samples: [Sample], maps: [[Float]]) throws -> ClassMetrics? {
     let s = inputSize
     let masks = try Self.masks(samples)
-    return ClassMetrics.mean(try classes.map { c in
-      let idx = samples.indices.filter { samples[$0].className == c }
-      let prepared = try idx.map { try settings.prepare(map: Image(width: s, height: s, channels: 1, data: maps[$0]), mask: masks[$0]) }
-      return try Evaluation.evaluate(try ClassScores(className: c, images: prepared, labels: idx.map { samples[$0].label }))
-    })
+    return ClassMetrics.mean(try Evaluation.byClass(classes, samples: samples) {
+      try settings.prepare(map: Image(width: s, height: s, channels: 1, data: maps[$0]), mask: masks[$0])
+    }.map(\.metrics))
   }
 
   /// Each sample's ground truth at its original size (all zero for good images).

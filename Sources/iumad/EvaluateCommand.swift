@@ -92,13 +92,8 @@ struct EvaluateCommand: ParsableCommand {
 
   func run() throws {
     let job = try runDirectory.map(jobFromRun) ?? jobFromFlags()
-    var results: [(String, ClassMetrics)] = []
-    for className in job.classes {
-      let samples = job.samples.filter { $0.className == className }
-      let images = try samples.map { try prepare($0, maps: job.maps, job.settings) }
-      let scores = try ClassScores(className: className, images: images, labels: samples.map(\.label))
-      results.append((className, try Evaluation.evaluate(scores)))
-    }
+    let results = try Evaluation.byClass(job.classes, samples: job.samples) { try prepare(job.samples[$0], maps: job.maps, job.settings) }
+      .map { ($0.className, $0.metrics) }
     let mean = ClassMetrics.mean(results.map(\.1))!
     if json {
       try printJSON(results, mean: mean, settings: job.settings)

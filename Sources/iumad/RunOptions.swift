@@ -30,15 +30,15 @@ struct ConfigOptions: ParsableArguments {
   /// Rank 0 reads and resolves the config and broadcasts it (as resolved YAML, or its error):
   /// every rank runs exactly the configuration rank 0 saw, config file present or not.
   func resolve(_ comm: Communicator, extra: [String] = []) throws -> RunConfig {
-    var text = "", failure = ""
-    if comm.isCoordinator {
-      do { text = try RunConfig.load(path: config, overrides: assignments(extra)).yaml() } catch {
-        failure = (error as? ConfigError)?.description ?? "\(config): \(error)"
+    let text: String
+    do {
+      text = try comm.coordinated {
+        do { return try RunConfig.load(path: config, overrides: assignments(extra)).yaml() } catch let e as ConfigError { throw e } catch {
+          throw RunSetupError(["\(config): \(error)"])
+        }
       }
-    }
-    failure = comm.broadcastString(failure)
-    if !failure.isEmpty { throw InputError(failure) }
-    do { return try RunConfig.parse(yaml: comm.broadcastString(text), source: "\(config) (from rank 0)") } catch let e as ConfigError {
+    } catch { throw InputError("\(error)") }
+    do { return try RunConfig.parse(yaml: text, source: "\(config) (from rank 0)") } catch let e as ConfigError {
       throw InputError(e.description)
     }
   }

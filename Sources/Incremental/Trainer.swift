@@ -107,12 +107,10 @@ public final class IncrementalTrainer {
     }
   }
 
-  /// One forward/backward/update on this rank's micro-batches `parts` of a global batch
-  /// (`EpochSampler.microBatches`). Each micro-batch's gradient (its loss scaled by size/global) is summed in a
-  /// pairwise tree, then across ranks in the same tree shape, giving the gradient of the
-  /// global-batch mean — bit-identical for 1, 2, 4, … ranks when `train.micro_batch` is fixed.
-  /// The last micro-batch's backward hands each finished gradient to the all-reduce, whose
-  /// buckets go out while the rest of that backward runs.
+  /// One iteration on this rank's micro-batches `parts` of a global batch
+  /// (`EpochSampler.microBatches`): forward → `GradientReducer` (each micro-batch's loss scaled
+  /// by size / global batch, so the reduced gradient is the global-batch mean's, bit-identical
+  /// for 1, 2, 4, … ranks when `train.micro_batch` is fixed) → update.
   func iteration(_ plan: StepPlan, data: PreparedSet, parts: [[Int]], globalBatch: Int,
                  epoch: Int, iteration: Int, learningRate: Float) throws -> [(name: String, value: Float)] {
     let t = config.train
@@ -125,37 +123,16 @@ public final class IncrementalTrainer {
       let out = model.forward(input, &ctx)
       return MicroBatch(indices: part, output: out, terms: model.loss(out, input, weights: t.lossWeights))
     }
-    let params = model.parameters.tensors
-    let reduce = GradientAllReduce(communicator: communicator, counts: params.map(\.count), extra: slots.count,
-                                   bucketElements: max(1, Int(t.bucketMB * 262_144)))
-    let index = Dictionary(uniqueKeysWithValues: params.enumerated().map { (ObjectIdentifier($1), $0) })
-    var sum = PairwiseSum()
-    /// Tensor i's local sum, the final micro-batch's gradient `last` included, into the
-    /// all-reduce buffer; its bucket may then start while the backward goes on.
-    func settle(_ i: Int, last: [Float]?) {
-      let r = reduce.offsets[i]..<(reduce.offsets[i] + params[i].count)
-      for (k, x) in sum.total(range: r, last: last).enumerated() { reduce.buffer[r.lowerBound + k] = x }
-      reduce.ready(i)
-    }
+    let reducer = GradientReducer(communicator: communicator, parameters: model.parameters.tensors, lossCount: slots.count,
+                                  bucketElements: max(1, Int(t.bucketMB * 262_144)))
     func backward(_ mb: MicroBatch, rowGradients: [String: [Float]], isLast: Bool) {
       let scale = Float(mb.indices.count) / Float(globalBatch)
       var objective = mb.terms.total * scale
       for (key, rows) in compressionRows(mb.output) {
         if let g = rowGradients[key] { objective = objective + (rows * Tensor(shape: rows.shape, data: g)).sum() }
       }
-      model.parameters.zeroGrad()
       let losses = [mb.terms.total.item * scale] + mb.terms.values.map { $0.value * scale }
-      guard isLast else {
-        objective.backward()
-        sum.add(params.flatMap { $0.grad ?? [Float](repeating: 0, count: $0.count) } + losses)
-        return
-      }
-      objective.backward(leafReady: { leaf in
-        if let i = index[ObjectIdentifier(leaf)] { settle(i, last: leaf.grad ?? [Float](repeating: 0, count: leaf.count)) }
-      })
-      for i in params.indices where !reduce.isReady[i] { settle(i, last: params[i].grad ?? [Float](repeating: 0, count: params[i].count)) }
-      let extra = reduce.extraRange
-      for (k, x) in sum.total(range: extra, last: losses).enumerated() { reduce.buffer[extra.lowerBound + k] = x }
+      reducer.backward(isLast: isLast, losses: losses) { objective.backward(leafReady: $0) }
     }
     var compressionValue: Float?
     if plan.isBase && t.compressionLoss {
@@ -168,10 +145,7 @@ public final class IncrementalTrainer {
     } else {
       for (j, part) in parts.enumerated() { backward(forward(part), rowGradients: [:], isLast: j == parts.count - 1) }
     }
-    // A rank without samples in this batch still joins every bucket (with zeros).
-    reduce.finish()
-    for (i, p) in params.enumerated() { p.grad = Array(reduce.buffer[reduce.offsets[i]..<(reduce.offsets[i] + p.count)]) }
-    var values = zip(slots, reduce.buffer[reduce.extraRange]).map { (name: $0, value: $1) }
+    var values = zip(slots, reducer.finish()).map { (name: $0, value: $1) }
     if let c = compressionValue {
       values[0].value += c * t.compressionWeight
       values.append(("compression", c))

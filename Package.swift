@@ -43,7 +43,7 @@ let package = Package(
     .target(name: "Cluster", dependencies: ["Tensor", "CMPI"], swiftSettings: swiftSettings),
     .target(
       name: "Incremental",
-      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Metrics", "Configuration", "Cluster",
+      dependencies: ["Tensor", "Model", "Datasets", "ImageIO", "Backbone", "Metrics", "Configuration", "Cluster",
                      .product(name: "Yams", package: "Yams")],
       swiftSettings: swiftSettings),
     // The training-free PatchCore baseline: the run pipeline and evaluation of Incremental,

@@ -80,10 +80,11 @@ public struct StepEvaluator {
   /// metrics.json, metrics.csv, report.md and plots/ of the run directory; `method` and
   /// `modality` label the paper-style summary row.
   public func writeReports(matrix: MetricsMatrix, method: String, modality: String, schedule: Schedule,
-                           lossCurves: [(name: String, values: [Double])] = [], learningCurves: LearningCurves = LearningCurves()) throws {
+                           lossCurves: [(name: String, values: [Double])] = [], learningCurves: LearningCurves = LearningCurves(),
+                           training: [String] = []) throws {
     let entry = SummaryEntry(modality: modality, method: method, setting: schedule.description, matrix: matrix)
     try ReportFiles.write(runDirectory: runDirectory, matrix: matrix, summary: [entry], lossCurves: lossCurves, learningCurves: learningCurves,
-                          title: "IUMAD run: \(method), \(modality), \(schedule)")
+                          title: "IUMAD run: \(method), \(modality), \(schedule)", training: training)
   }
 
   /// The modality column of the paper's tables.

@@ -7,7 +7,7 @@ import Foundation
 public enum ReportFiles {
   public static func write(runDirectory: URL, matrix: MetricsMatrix, summary: [SummaryEntry],
                            lossCurves: [(name: String, values: [Double])] = [], learningCurves: LearningCurves = LearningCurves(),
-                           title: String = "IUMAD report") throws {
+                           title: String = "IUMAD report", training: [String] = []) throws {
     let plots = runDirectory.appendingPathComponent("plots")
     try FileManager.default.createDirectory(at: plots, withIntermediateDirectories: true)
     try matrix.writeJSON(to: runDirectory.appendingPathComponent("metrics.json"))
@@ -23,6 +23,7 @@ public enum ReportFiles {
       try write(ReportPlots.lossPanels(lossCurves, stepClasses: added), plots.appendingPathComponent("loss.svg"))
     }
     var report = MarkdownReport.render(matrix: matrix, summary: summary, title: title)
+    if !training.isEmpty { report += "\n## Training\n\n" + training.map { "- \($0)\n" }.joined() }
     if !learningCurves.isEmpty { report += "\n" + MarkdownReport.learningCurves(learningCurves) }
     report += figures(runDirectory)
     try write(report, runDirectory.appendingPathComponent("report.md"))

@@ -92,9 +92,29 @@ struct RescoreCLITests {
     #expect(r.stderr.contains("step 1/2: features of") && r.stderr.contains("step 1/2: evaluating 1 classes on"), "\(r.stderr)")
     // Each class has 7 training images, fewer than the batch of 8: the log says what happens.
     #expect(r.stderr.contains("step 2/2: 7 samples < train.batch_size 8: this step's global batch is 7, one iteration per epoch"), "\(r.stderr)")
+    #expect(r.stderr.contains("step 2/2: global batch 7, 1 iterations per epoch, 2 in all; constrained-SGD lr 0.001"), "\(r.stderr)")
+    let report = try String(contentsOfFile: root.appendingPathComponent("run/report.md").path, encoding: .utf8)
+    #expect(report.contains("## Training") && report.contains("): 2 epochs on 7 images; global batch 7, 1 iterations per epoch, 2 in all"), "\(report)")
     // Before a step has ended the ETA is a lower bound; after, it includes the measured step ends.
     let lines = r.stderr.split(separator: "\n")
     #expect(lines.contains { $0.contains("step 1/2 epoch") && $0.contains("ETA ≥ ") }, "\(r.stderr)")
     #expect(lines.contains { $0.contains("step 2/2 epoch") && $0.contains("ETA ") && !$0.contains("ETA ≥") }, "\(r.stderr)")
+  }
+
+  /// The documented rule for a step smaller than the global batch, with a learning-rate rule:
+  /// the step trains at its sample count, and the rule scales by that count, not batch_size.
+  @Test func aSmallStepScalesItsLearningRateByItsOwnBatch() throws {
+    let root = try temporaryDirectory("small-step")
+    let data = root.appendingPathComponent("data").path
+    #expect(try runIUMAD(["synth", "--out", data, "--classes", "2", "--train", "6", "--test", "4", "--size", "64", "--seed", "52"]).status == 0)
+    let r = try runIUMAD(["train", "--config", packageRoot.appendingPathComponent("configs/tiny.yaml").path, "--data", data,
+                          "--out", root.appendingPathComponent("run").path, "--set", "train.schedule=1-1", "--set", "train.epochs_base=1",
+                          "--set", "train.epochs_incremental=1", "--set", "train.batch_size=32", "--set", "train.lr_scaling=linear",
+                          "--set", "backbone.cache=\(root.path)/cache"])
+    #expect(r.status == 0, "\(r.stderr)")
+    // 7 images at batch_size 32 and reference_batch 8: lr × 7/8 (tiny: lr 0.003, incremental_lr 0.001).
+    #expect(r.stderr.contains("step 1/2: global batch 7, 1 iterations per epoch, 1 in all; AdamW lr 0.00262 (lr × linear scale 0.875 for batch 7 / reference_batch 8)"), "\(r.stderr)")
+    #expect(r.stderr.contains("step 2/2: global batch 7, 1 iterations per epoch, 1 in all; constrained-SGD lr 0.000875 (incremental_lr × linear scale 0.875"), "\(r.stderr)")
+    #expect(r.stderr.contains("step 2/2 epoch 1/1 it 1/1") && r.stderr.contains("lr 8.75e-04"), "\(r.stderr)")
   }
 }

@@ -68,6 +68,18 @@ func parseIntList(_ s: String, option: String) throws -> [Int] {
   return ints
 }
 
+/// The options the `iumad bench` commands that time our kernels share.
+struct BenchOptions: ParsableArguments {
+  @Option(help: "Threads (default: all cores).") var threads: Int?
+  @Option(help: "Also write the results as JSON to this file.") var json: String?
+
+  /// Our kernels' width for the measurement: --threads, else every core.
+  func applyThreads() { Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount) }
+
+  /// The results as JSON, when --json asked for them.
+  func write(_ obj: Any) throws { if let json { try writeJSON(obj, to: json) } }
+}
+
 func writeJSON(_ obj: Any, to path: String) throws {
   let data = try JSONSerialization.data(withJSONObject: obj, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
   do { try data.write(to: URL(fileURLWithPath: path)) } catch {

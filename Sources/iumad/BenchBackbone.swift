@@ -21,14 +21,10 @@ struct BenchBackbone: ParsableCommand {
   @Option(help: "Minimum seconds to time each architecture.")
   var seconds: Double = 2
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int?
-
-  @Option(help: "Also write the results as JSON to this file.")
-  var json: String?
+  @OptionGroup var bench: BenchOptions
 
   func run() throws {
-    if let threads { Threading.setThreads(threads) }
+    bench.applyThreads()
     let names = archs.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) }
     var rows: [[String: Any]] = []
     func row(_ cells: [String]) -> String { tableRow(Array(zip(cells, [20, 6, 6, 6, 10, 10]))) }
@@ -55,6 +51,6 @@ struct BenchBackbone: ParsableCommand {
       rows.append(["arch": config.name, "size": size, "batch": batch, "c_in": config.neckChannels,
                    "images_per_second": ips, "threads": Threading.threads])
     }
-    if let json { try writeJSON(["bench": "backbone", "results": rows], to: json) }
+    try bench.write(["bench": "backbone", "results": rows])
   }
 }

@@ -21,13 +21,12 @@ struct BenchInfer: ParsableCommand {
   @Option(help: "Preset: tiny, demo or paper.") var preset: String = "paper"
   @Option(help: "Images per forward pass.") var batch: Int = 8
   @Option(help: "Timed batches per measurement.") var repeats: Int = 2
-  @Option(help: "Threads (default: all cores).") var threads: Int?
-  @Option(help: "Also write the results as JSON to this file.") var json: String?
+  @OptionGroup var bench: BenchOptions
 
   func run() throws {
     guard var c = ModelConfig.preset(preset) else { throw ValidationError("--preset: unknown preset '\(preset)' (tiny, demo, paper)") }
     guard batch > 0, repeats > 0 else { throw ValidationError("--batch and --repeats must be positive") }
-    Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    bench.applyThreads()
     c.classes = 10
     let model = IBIUMAD(config: c, seed: 0)
     let arch = c.featureChannels == 272 ? "efficientnet-b4" : "efficientnet-lite0"
@@ -74,9 +73,7 @@ struct BenchInfer: ParsableCommand {
     let n = Double(batch), files = Double(samples.count)
     print(tableRow([("preset", 8), ("batch", 6), ("backbone", 20), ("from features fps", 18), ("end to end fps", 15)]))
     print(tableRow([(preset, 8), ("\(batch)", 6), (arch, 20), (String(format: "%.2f", n / fromFeatures), 18), (String(format: "%.2f", files / endToEnd), 15)]))
-    if let json {
-      try writeJSON(["bench": "infer", "preset": preset, "batch": batch, "threads": Threading.threads, "backbone": arch,
-                     "from_features_fps": n / fromFeatures, "end_to_end_fps": files / endToEnd, "files": samples.count], to: json)
-    }
+    try bench.write(["bench": "infer", "preset": preset, "batch": batch, "threads": Threading.threads, "backbone": arch,
+                     "from_features_fps": n / fromFeatures, "end_to_end_fps": files / endToEnd, "files": samples.count])
   }
 }

@@ -33,12 +33,11 @@ struct BenchScan: ParsableCommand {
   @Option(help: "Channels E.") var channels: Int = 256
   @Option(help: "State size N.") var state: Int = 16
   @Option(help: "Timed repetitions.") var repeats: Int = 3
-  @Option(help: "Threads (default: all cores).") var threads: Int?
-  @Option(help: "Also write the results as JSON to this file.") var json: String?
+  @OptionGroup var bench: BenchOptions
 
   func run() throws {
     guard [batch, length, channels, state, repeats].allSatisfy({ $0 > 0 }) else { throw ValidationError("all sizes and --repeats must be positive") }
-    Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    bench.applyThreads()
     var rng = RNG(seed: 3)
     func leaf(_ shape: [Int], _ lo: Float, _ hi: Float) -> Tensor {
       let t = Tensor(uniform: shape, lo, hi, rng: &rng)
@@ -55,10 +54,8 @@ struct BenchScan: ParsableCommand {
     print(tableRow([("[B, L, E, N]", 20), ("fused ms", 10), ("plain ms", 10), ("speed-up", 9), ("max rel diff", 13)]))
     print(tableRow([("[\(bs), \(l), \(e), \(n)]", 20), (String(format: "%.1f", fused * 1e3), 10), (String(format: "%.1f", plain * 1e3), 10),
                   (String(format: "%.1f×", plain / fused), 9), (String(format: "%.1e", diff), 13)]))
-    if let json {
-      try writeJSON(["bench": "scan", "shape": [bs, l, e, n], "threads": Threading.threads, "fused_seconds": fused,
-                     "plain_seconds": plain, "speedup": plain / fused, "max_relative_difference": diff], to: json)
-    }
+    try bench.write(["bench": "scan", "shape": [bs, l, e, n], "threads": Threading.threads, "fused_seconds": fused,
+                     "plain_seconds": plain, "speedup": plain / fused, "max_relative_difference": diff])
   }
 }
 
@@ -71,12 +68,11 @@ struct BenchAttention: ParsableCommand {
 
   @Option(help: "Batch.") var batch: Int = 8
   @Option(help: "Timed repetitions.") var repeats: Int = 3
-  @Option(help: "Threads (default: all cores).") var threads: Int?
-  @Option(help: "Also write the results as JSON to this file.") var json: String?
+  @OptionGroup var bench: BenchOptions
 
   func run() throws {
     guard batch > 0, repeats > 0 else { throw ValidationError("--batch and --repeats must be positive") }
-    Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    bench.applyThreads()
     print(tableRow([("case", 8), ("[B, T, dim, heads]", 20), ("fused ms", 10), ("plain ms", 10), ("speed-up", 9), ("max rel diff", 13)]))
     var rows: [[String: Any]] = []
     for (name, t, dim, heads) in [("mrn", 196, 256, 8), ("mamba", 784, 128, 4)] {
@@ -93,6 +89,6 @@ struct BenchAttention: ParsableCommand {
       rows.append(["case": name, "shape": [batch, t, dim, heads], "fused_seconds": fused, "plain_seconds": plain, "speedup": plain / fused,
                    "max_relative_difference": diff])
     }
-    if let json { try writeJSON(["bench": "attention", "threads": Threading.threads, "results": rows], to: json) }
+    try bench.write(["bench": "attention", "threads": Threading.threads, "results": rows])
   }
 }

@@ -24,11 +24,7 @@ struct BenchStep: ParsableCommand {
   @Option(help: "Timed steps per case (after one warm-up step).")
   var steps: Int = 3
 
-  @Option(help: "Threads (default: all cores).")
-  var threads: Int?
-
-  @Option(help: "Also write the results as JSON to this file.")
-  var json: String?
+  @OptionGroup var bench: BenchOptions
 
   @Flag(help: "Print where one step's time goes, per op (forward and backward), after the table.")
   var profile = false
@@ -38,7 +34,7 @@ struct BenchStep: ParsableCommand {
     for n in names where ModelConfig.preset(n) == nil { throw ValidationError("--presets: unknown preset '\(n)' (tiny, demo, paper)") }
     let sizes = try parseIntList(batches, option: "--batches")
     guard steps >= 1 else { throw ValidationError("--steps must be at least 1, got \(steps)") }
-    Threading.setThreads(threads ?? ProcessInfo.processInfo.activeProcessorCount)
+    bench.applyThreads()
     let ceiling = GEMMBenchmark.ceiling(size: 1024, minSeconds: 0.3)
     print(String(format: "sgemm 1024² on %d threads (best engine): %.1f GFLOP/s", Threading.threads, ceiling))
     print(tableRow([("preset", 8), ("batch", 6), ("s/step", 10), ("samples/s", 10), ("GFLOP/s", 10), ("ratio", 8), ("RSS MiB", 10)]))
@@ -57,9 +53,7 @@ struct BenchStep: ParsableCommand {
                      "gflops": gflops, "ratio_to_sgemm": gflops / ceiling, "flops_per_step": flops, "peak_rss_mib": rss])
       }
     }
-    if let json {
-      try writeJSON(["bench": "step", "threads": Threading.threads, "sgemm_gflops": ceiling, "results": rows], to: json)
-    }
+    try bench.write(["bench": "step", "threads": Threading.threads, "sgemm_gflops": ceiling, "results": rows])
   }
 
   /// One profiled step: the ops taking the most time, with their share of the step.

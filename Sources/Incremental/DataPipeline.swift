@@ -56,9 +56,9 @@ public final class DataPipeline {
     for c in classes where !available.contains(c) {
       problems.append("data.classes: class '\(c)' has no samples under \(root) (found: \(available.sorted().joined(separator: ", ")))")
     }
-    schedule = (try? Schedule.parse(config.train.schedule).get()) ?? Schedule(base: 1, increment: 0, steps: 0)
+    schedule = config.train.schedule
     if schedule.totalClasses > classes.count {
-      problems.append("train.schedule: \(ScheduleError.tooFewClasses(schedule: config.train.schedule, needed: schedule.totalClasses, available: classes.count))")
+      problems.append("train.schedule: \(ScheduleError.tooFewClasses(schedule: schedule.description, needed: schedule.totalClasses, available: classes.count))")
     }
     if config.perturb.spurious > 0 && Set(Self.training(samples, of: classes, splits: config.data.trainSplits).map(\.className)).count < 2 {
       problems.append("perturb.spurious: \(config.perturb.spurious) needs training images of at least two classes to cut patches from")

@@ -63,7 +63,8 @@ public enum LRScaling: String, Codable, CaseIterable, Sendable {
 
 /// `train.*`: schedule and optimisation (SPEC §7).
 public struct TrainConfig: ConfigSection, Equatable {
-  public var schedule = "10-0"
+  /// Parsed once, by its key: every user of the config sees the same typed schedule.
+  public var schedule = Schedule(base: 10, increment: 0, steps: 0)
   public var epochsBase = 1000
   public var epochsIncremental = 800
   public var batchSize = 8
@@ -95,7 +96,12 @@ public struct TrainConfig: ConfigSection, Equatable {
 
   public static let sectionName = "train"
   public static let keys: [ConfigKey<TrainConfig>] = [
-    .string("schedule", \.schedule, "B-kxs, e.g. 10-0, 9-1, 6-4, 6-1x4"),
+    ConfigKey("schedule", "B-kxs, e.g. 10-0, 9-1, 6-4, 6-1x4", set: { t, v in
+      switch Schedule.parse("\(v)") {
+      case .success(let s): t.schedule = s; return nil
+      case .failure(let e): return "\(e)"
+      }
+    }, render: { $0.schedule.description }),
     .int("epochs_base", \.epochsBase, "epochs of the base step (paper: 1000)", min: 1),
     .int("epochs_incremental", \.epochsIncremental, "epochs of each incremental step (paper: 800)", min: 1),
     .int("batch_size", \.batchSize, "global batch size", min: 1),

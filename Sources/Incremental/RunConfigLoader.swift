@@ -103,7 +103,6 @@ extension RunConfig {
   /// Checks that need no filesystem: value ranges and the model's own consistency.
   func staticProblems() -> [String] {
     var p: [String] = []
-    if case .failure(let e) = Schedule.parse(train.schedule) { p.append("train.schedule: \(e)") }
     var m = model
     m.classes = max(m.classes, 1)
     p += m.problems()

@@ -36,9 +36,9 @@ struct ConfigCheck: ParsableCommand {
       throw InputError("\(file): data.root '\(config.data.root)' holds no samples in the \(config.data.format.rawValue) layout")
     }
     let classes = DataPipeline.classOrder(config, scan: scan)
-    let schedule = try Schedule.parse(config.train.schedule).get()
+    let schedule = config.train.schedule
     guard schedule.totalClasses <= classes.count else {
-      throw InputError("\(file): train.schedule: \(ScheduleError.tooFewClasses(schedule: config.train.schedule, needed: schedule.totalClasses, available: classes.count))")
+      throw InputError("\(file): train.schedule: \(ScheduleError.tooFewClasses(schedule: schedule.description, needed: schedule.totalClasses, available: classes.count))")
     }
     var lines = ["schedule \(schedule) on \(classes.count) classes of \(config.data.root):"]
     for (i, step) in schedule.stepClasses(classes).enumerated() {

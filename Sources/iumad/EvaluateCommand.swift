@@ -130,7 +130,7 @@ struct EvaluateCommand: ParsableCommand {
     let scan = DataPipeline.scan(config)
     guard scan.problems.isEmpty else { throw DatasetValidationError(problems: scan.problems) }
     let all = DataPipeline.classOrder(config, scan: scan)
-    let schedule = try Schedule.parse(config.train.schedule).get()
+    let schedule = config.train.schedule
     guard schedule.totalClasses <= all.count, chosen <= schedule.stepCount else {
       throw InputError("\(dir.path): its schedule \(schedule) does not fit the data at \(config.data.root) any more")
     }

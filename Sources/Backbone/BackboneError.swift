@@ -10,7 +10,6 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
   case badInputSize(size: Int, reason: String)
   case badInput(reason: String)
   case malformedNPY(path: String, reason: String)
-  case compression(reason: String)
 
   public var description: String {
     switch self {
@@ -27,7 +26,6 @@ public enum BackboneError: Error, CustomStringConvertible, Equatable {
     case let .badInputSize(size, reason): return "input size \(size): \(reason)"
     case let .badInput(reason): return reason
     case let .malformedNPY(path, reason): return "'\(path)' is not a supported .npy file: \(reason)"
-    case let .compression(reason): return "zstd: \(reason)"
     }
   }
 }

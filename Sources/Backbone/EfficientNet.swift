@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Tensor
 
 // MARK: frozen EfficientNet (b0–b7, lite0–lite4) inference up to the stride-16 features

@@ -1,4 +1,5 @@
 import Foundation
+import Storage
 import Tensor
 
 // MARK: on-disk feature cache: neck features computed once per image, zstd-compressed

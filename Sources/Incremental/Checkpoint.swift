@@ -1,4 +1,4 @@
-import Backbone
+import Storage
 import Foundation
 
 /// A training checkpoint (SPEC §9): one file, zstd-compressed, self-checking.

@@ -1,4 +1,3 @@
-import Backbone
 import Foundation
 
 /// Where a run is in its schedule: the next (step, epoch, iteration) to train.

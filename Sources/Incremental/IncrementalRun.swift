@@ -1,4 +1,3 @@
-import Backbone
 import Cluster
 import Datasets
 import Foundation

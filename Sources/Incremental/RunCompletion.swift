@@ -1,4 +1,3 @@
-import Backbone
 import Foundation
 
 /// `RUN/finished.json`: written by rank 0 once a run has trained and evaluated every step of its

@@ -1,4 +1,4 @@
-import Backbone
+import Storage
 import Datasets
 import Foundation
 

@@ -1,4 +1,4 @@
-import Backbone
+import Storage
 import Cluster
 import Datasets
 import Foundation

@@ -1,5 +1,5 @@
 import Foundation
-import Backbone
+import Storage
 import Testing
 @testable import Incremental
 

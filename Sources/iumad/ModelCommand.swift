@@ -1,6 +1,7 @@
 import ArgumentParser
 import Backbone
 import Foundation
+import Incremental
 import Model
 import Tensor
 
@@ -16,14 +17,17 @@ struct ModelOptions: ParsableArguments {
   @Option(help: "YAML config whose 'model:' section defines the model (e.g. configs/tiny.yaml).")
   var config: String
 
-  @Option(name: .customLong("set"), help: "Override a model key, e.g. --set model.mamba=off (repeatable).")
+  @Option(name: .customLong("set"), help: "Override a key as `iumad train` does, e.g. --set model.mamba=off or --set model.preset=demo (repeatable).")
   var overrides: [String] = []
 
   @Option(help: "Seed for the parameter initialisation.")
   var seed: UInt64 = 0
 
+  /// The model of the config's `model:` section, read exactly as `iumad train` reads it.
   func build() throws -> IBIUMAD {
-    IBIUMAD(config: try ConfigFile(path: config).modelConfig(overrides: overrides), seed: seed)
+    do { return IBIUMAD(config: try RunConfig.load(path: config, overrides: overrides).model, seed: seed) } catch let e as ConfigError {
+      throw InputError(e.description)
+    }
   }
 }
 

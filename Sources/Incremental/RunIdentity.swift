@@ -92,10 +92,18 @@ public struct RunIdentity: Codable, Equatable, Sendable {
   /// "train.epochs_base: 40 → 10" for every key whose value differs between two resolved YAMLs.
   static func configDifferences(from old: String, to new: String) -> [String] {
     let (a, b) = (flatten(old), flatten(new))
-    // A key that the version which wrote `old` did not have yet behaved as its default there.
+    // A key that the version which wrote `old` did not have yet behaved as its default there,
+    // unless the default has changed since (`behaviourBeforeKey`).
     let defaults = flatten(RunConfig().yaml())
-    return Set(a.keys).union(b.keys).sorted().filter { (a[$0] ?? defaults[$0]) != b[$0] }.map { "\($0): \(a[$0] ?? "(absent)") → \(b[$0] ?? "(absent)")" }
+    func before(_ key: String) -> String? { a[key] ?? behaviourBeforeKey[key] ?? defaults[key] }
+    return Set(a.keys).union(b.keys).sorted().filter { before($0) != b[$0] }.map { key in
+      let was = a[key] ?? behaviourBeforeKey[key].map { "\($0) (before the key existed)" } ?? "(absent)"
+      return "\(key): \(was) → \(b[key] ?? "(absent)")"
+    }
   }
+
+  /// Keys added with a default that differs from what earlier versions did.
+  static let behaviourBeforeKey = ["train.clip_scope": "global"]
 
   /// `section.key` → value lines of a resolved YAML (`RunConfig.yaml()` writes one key per line).
   static func flatten(_ yaml: String) -> [String: String] {

@@ -1,8 +1,8 @@
-import Storage
 import Cluster
 import Datasets
 import Foundation
 import Model
+import Storage
 import Tensor
 
 /// One micro-batch's forward pass, kept until its backward.

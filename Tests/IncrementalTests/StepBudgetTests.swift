@@ -42,6 +42,11 @@ struct StepBudgetTests {
     let now = try RunConfig.parse(yaml: "model: {preset: tiny}\ntrain: {epochs_base: 3}", source: "a.yaml").yaml()
     let older = now.split(separator: "\n").filter { !$0.contains("lr_scaling") && !$0.contains("reference_batch") }.joined(separator: "\n")
     #expect(RunIdentity.configDifferences(from: older, to: now).isEmpty)
+    // clip_scope arrived with a new default (module); older versions clipped globally.
+    let beforeClipScope = now.split(separator: "\n").filter { !$0.contains("clip_scope") }.joined(separator: "\n")
+    #expect(RunIdentity.configDifferences(from: beforeClipScope, to: now) == ["train.clip_scope: global (before the key existed) → module"])
+    let asBefore = try RunConfig.parse(yaml: "model: {preset: tiny}\ntrain: {epochs_base: 3, clip_scope: global}", source: "a.yaml").yaml()
+    #expect(RunIdentity.configDifferences(from: beforeClipScope, to: asBefore).isEmpty)
     let scaled = try RunConfig.parse(yaml: "model: {preset: tiny}\ntrain: {epochs_base: 3, lr_scaling: sqrt}", source: "a.yaml").yaml()
     #expect(RunIdentity.configDifferences(from: older, to: scaled) == ["train.lr_scaling: (absent) → sqrt"])
   }

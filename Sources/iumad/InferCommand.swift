@@ -1,12 +1,8 @@
 import ArgumentParser
-import Backbone
-import Datasets
 import Foundation
 import ImageIO
 import Incremental
 import Metrics
-import Model
-import Tensor
 
 struct InferCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
@@ -37,49 +33,28 @@ struct InferCommand: ParsableCommand {
   var out: String
 
   func run() throws {
-    let (bundle, model) = try wrap { try ModelBundle.load(checkpoint) }
-    let cfg = bundle.config
-    let pairs = try inputPairs(needsDepth: cfg.model.modalities.contains(.depth))
-    let extractor = try wrap { try DataPipeline.makeExtractor(cfg) }
-    let pre = Preprocessor(inputSize: cfg.model.inputSize, depthMode: cfg.data.depthMode)
+    let inference = try wrap { try Inference(checkpoint: checkpoint) }
+    let threshold = inference.bundle.threshold
+    let pairs = try inputPairs(needsDepth: inference.needsDepth)
     try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true)
     var rows: [[String: Any]] = []
-    let s = cfg.model.inputSize
     for (rgbPath, xyzPath) in pairs {
-      let rgb = try wrap { try SampleLoader.readRGB(rgbPath) }
-      var images: [Modality: Tensor] = [.rgb: Tensor(shape: [1, 3, s, s], data: pre.rgb(rgb))]
-      var xyzImage: Image?
-      if let xyzPath {
-        let xyz = try wrap { try SampleLoader.readXYZTIFF(xyzPath) }
-        xyzImage = xyz
-        try wrap { try SampleLoader.requireSameSize(xyz, path: xyzPath, as: rgb, reference: rgbPath) }
-        images[.depth] = Tensor(shape: [1, 3, s, s], data: try wrap { try pre.depth(xyz, path: xyzPath) })
-      }
-      var features: [Modality: Tensor] = [:]
-      for m in cfg.model.modalities { features[m] = try wrap { try extractor.features(images[m]!) } }
-      let input = ModelInput(features: features, images: images, labels: [0])
-      var ctx = ForwardContext.eval
-      let maps = model.anomalyMaps(GradMode.withoutGrad { model.forward(input, &ctx) },
-                                   blurSigma: cfg.eval.mapBlurSigma,
-                                   poolKernel: cfg.eval.mapPoolKernel)
+      let r = try wrap { try inference.run(rgbPath: rgbPath, xyzPath: xyzPath) }
       let name = URL(fileURLWithPath: rgbPath).deletingPathExtension().lastPathComponent
-      let map = Image(width: s, height: s, channels: 1, data: maps.maps.data)
-      try TIFF.write(Resize.bilinear(map, width: rgb.width, height: rgb.height), to: "\(out)/\(name).tiff")
-      let score = maps.scores[0]
-      guard score.isFinite else { throw InputError("\(rgbPath): the model scores it \(score) (non-finite anomaly map)") }
-      let verdict = score > bundle.threshold ? "ANOMALOUS" : "ok"
-      try Heatmap.write(image: rgb, map: map, mask: nil, depth: xyzImage?.zImage,
-                        caption: String(format: "%@  score %.3f %@ threshold %.3f: %@", name, score, score > bundle.threshold ? ">" : "<=", bundle.threshold, verdict),
+      try TIFF.write(Resize.bilinear(r.map, width: r.rgb.width, height: r.rgb.height), to: "\(out)/\(name).tiff")
+      let verdict = r.isAnomalous ? "ANOMALOUS" : "ok"
+      try Heatmap.write(image: r.rgb, map: r.map, mask: nil, depth: r.xyz?.zImage,
+                        caption: String(format: "%@  score %.3f %@ threshold %.3f: %@", name, r.score, r.isAnomalous ? ">" : "<=", threshold, verdict),
                         to: "\(out)/\(name).png")
-      rows.append(["file": rgbPath, "score": Double(score), "anomalous": score > bundle.threshold])
-      print(String(format: "%@  score %.4f  %@", rgbPath, score, score > bundle.threshold ? "ANOMALOUS" : "ok"))
+      rows.append(["file": rgbPath, "score": Double(r.score), "anomalous": r.isAnomalous])
+      print(String(format: "%@  score %.4f  %@", rgbPath, r.score, verdict))
     }
-    let obj: [String: Any] = ["checkpoint": checkpoint, "threshold": Double(bundle.threshold), "images": rows]
+    let obj: [String: Any] = ["checkpoint": checkpoint, "threshold": Double(threshold), "images": rows]
     try writeJSON(obj, to: "\(out)/scores.json")
     // The same decisions as a table: file, score, threshold, verdict.
     let csv = ["file,score,threshold,verdict"] + rows.map { r in
       let file = r["file"] as! String, score = r["score"] as! Double
-      return "\(CSV.field(file)),\(score),\(Double(bundle.threshold)),\((r["anomalous"] as! Bool) ? "anomalous" : "ok")"
+      return "\(CSV.field(file)),\(score),\(Double(threshold)),\((r["anomalous"] as! Bool) ? "anomalous" : "ok")"
     }
     do { try Data((csv.joined(separator: "\n") + "\n").utf8).write(to: URL(fileURLWithPath: "\(out)/scores.csv")) } catch {
       throw InputError("cannot write '\(out)/scores.csv': \(error.localizedDescription)")

@@ -1,4 +1,5 @@
 import Backbone
+import Cluster
 import Configuration
 import Foundation
 import Model
@@ -16,6 +17,18 @@ extension RunConfig {
   static let topLevelKeys: Set<String> = ["seed", "seeds", "model", "data", "backbone", "train", "eval", "perturb"]
 
   /// Reads a YAML config, applies `overrides` (`section.key=value`), and checks it.
+  /// Rank 0 reads and resolves the config and broadcasts it as resolved YAML (or its error):
+  /// every rank runs exactly the configuration rank 0 saw, config file present there or not.
+  /// Errors are `ConfigError`s (rank 0's own) or `CoordinatedFailure`s carrying rank 0's message.
+  public static func load(path: String, overrides: [String] = [], over communicator: Communicator) throws -> RunConfig {
+    let text = try communicator.coordinated {
+      do { return try load(path: path, overrides: overrides).yaml() } catch let e as ConfigError { throw e } catch {
+        throw ConfigError(source: path, problems: ["\(error)"])
+      }
+    }
+    return try parse(yaml: text, source: "\(path) (from rank 0)")
+  }
+
   public static func load(path: String, overrides: [String] = []) throws -> RunConfig {
     let text: String
     do { text = try String(contentsOfFile: path, encoding: .utf8) } catch {

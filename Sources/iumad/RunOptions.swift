@@ -27,19 +27,10 @@ struct ConfigOptions: ParsableArguments {
     overrides + (data.map { ["data.root=\($0)"] } ?? []) + extra
   }
 
-  /// Rank 0 reads and resolves the config and broadcasts it (as resolved YAML, or its error):
-  /// every rank runs exactly the configuration rank 0 saw, config file present or not.
+  /// The configuration every rank runs (`RunConfig.load(path:overrides:over:)`: rank 0 reads it).
   func resolve(_ comm: Communicator, extra: [String] = []) throws -> RunConfig {
-    let text: String
-    do {
-      text = try comm.coordinated {
-        do { return try RunConfig.load(path: config, overrides: assignments(extra)).yaml() } catch let e as ConfigError { throw e } catch {
-          throw RunSetupError(["\(config): \(error)"])
-        }
-      }
-    } catch { throw InputError("\(error)") }
-    do { return try RunConfig.parse(yaml: text, source: "\(config) (from rank 0)") } catch let e as ConfigError {
-      throw InputError(e.description)
+    do { return try RunConfig.load(path: config, overrides: assignments(extra), over: comm) } catch {
+      throw InputError("\(error)")
     }
   }
 

@@ -16,14 +16,7 @@
 # IUMAD_QUALITY_SETS / IUMAD_QUALITY_SCHEDULES narrow the grid (space-separated);
 # IUMAD_QUALITY_BASELINE=off skips the PatchCore rows (a build from before `iumad baseline`).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-Scripts/setup.sh
-source Scripts/openblas-env.sh
-Scripts/fetch_weights.sh >/dev/null
-if [ -z "${IUMAD_BIN:-}" ]; then
-  swift build -c release --product iumad
-fi
-bin="${IUMAD_BIN:-.build/release/iumad}"
+source "$(dirname "$0")/measure-prelude.sh"
 config="${IUMAD_QUALITY_CONFIG:-configs/demo.yaml}"
 out="${IUMAD_QUALITY_DIR:-runs/quality}"
 sets="${IUMAD_QUALITY_SETS:-synth128 synth224 heldout128}"

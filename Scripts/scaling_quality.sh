@@ -18,14 +18,7 @@
 # arguments are passed to every `iumad train` (e.g. --threads 1).
 set -euo pipefail
 extra=("$@")
-cd "$(dirname "$0")/.."
-Scripts/setup.sh
-source Scripts/openblas-env.sh
-Scripts/fetch_weights.sh >/dev/null
-if [ -z "${IUMAD_BIN:-}" ]; then
-  swift build -c release --product iumad
-fi
-bin="${IUMAD_BIN:-.build/release/iumad}"
+source "$(dirname "$0")/measure-prelude.sh"
 out="${IUMAD_SCALING_DIR:-runs/scaling-quality}"
 batches="${IUMAD_SCALING_BATCHES-8 32 64 128}"
 rules="${IUMAD_SCALING_RULES:-none linear sqrt}"

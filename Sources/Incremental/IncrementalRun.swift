@@ -306,8 +306,9 @@ public final class IncrementalRun {
     let curves = trainer.lossCurves.keys.sorted().map { (name: $0, values: trainer.lossCurves[$0]!) }
     // What each step's epochs mean in iterations (the global batch and lr_scaling decide).
     let training = plans.map { plan in
-      "Step \(plan.index + 1) (\(plan.classes.joined(separator: ", "))): \(plan.epochs) epochs on \(pipeline.trainingSamples(plan.classes).count) images; "
-        + config.train.iterationPlan(isBase: plan.isBase, epochs: plan.epochs, samples: pipeline.trainingSamples(plan.classes).count)
+      let images = pipeline.trainingSamples(plan.classes).count
+      return "Step \(plan.index + 1) (\(plan.classes.joined(separator: ", "))): \(plan.epochs) epochs on \(images) images; "
+        + config.train.iterationPlan(isBase: plan.isBase, epochs: plan.epochs, samples: images)
     }
     try evaluator.writeReports(matrix: matrix, method: methodLabel, modality: modalityLabel, schedule: pipeline.schedule,
                                lossCurves: curves, learningCurves: learningCurves, training: training)

@@ -80,13 +80,20 @@ struct RescoreCLITests {
     #expect(abs((flagged[first]?["aupro"] ?? -1) - expected[2]![first]!["aupro"]!) < 1e-12)
   }
 
-  @Test func progressSaysWhatItIsDoingAndNeverReportsZeroSpeed() throws {
-    let root = try temporaryDirectory("progress")
+  /// The tiny preset, schedule 1-1, on two synthetic classes of 7 training images each (fewer
+  /// than the batch of 8); returns the temporary root (the run is ROOT/run) and the result.
+  func trainTwoSmallClasses(_ name: String, _ settings: [String]) throws -> (URL, ProcessResult) {
+    let root = try temporaryDirectory(name)
     let data = root.appendingPathComponent("data").path
     #expect(try runIUMAD(["synth", "--out", data, "--classes", "2", "--train", "6", "--test", "4", "--size", "64", "--seed", "52"]).status == 0)
     let r = try runIUMAD(["train", "--config", packageRoot.appendingPathComponent("configs/tiny.yaml").path, "--data", data,
-                          "--out", root.appendingPathComponent("run").path, "--set", "train.schedule=1-1", "--set", "train.epochs_base=2",
-                          "--set", "train.epochs_incremental=2", "--set", "backbone.cache=\(root.path)/cache"])
+                          "--out", root.appendingPathComponent("run").path, "--set", "train.schedule=1-1",
+                          "--set", "backbone.cache=\(root.path)/cache"] + settings)
+    return (root, r)
+  }
+
+  @Test func progressSaysWhatItIsDoingAndNeverReportsZeroSpeed() throws {
+    let (root, r) = try trainTwoSmallClasses("progress", ["--set", "train.epochs_base=2", "--set", "train.epochs_incremental=2"])
     #expect(r.status == 0, "\(r.stderr)")
     #expect(!r.stderr.contains(" 0.0 samples/s"), "\(r.stderr)")
     #expect(r.stderr.contains("step 1/2: features of") && r.stderr.contains("step 1/2: evaluating 1 classes on"), "\(r.stderr)")
@@ -104,13 +111,8 @@ struct RescoreCLITests {
   /// The documented rule for a step smaller than the global batch, with a learning-rate rule:
   /// the step trains at its sample count, and the rule scales by that count, not batch_size.
   @Test func aSmallStepScalesItsLearningRateByItsOwnBatch() throws {
-    let root = try temporaryDirectory("small-step")
-    let data = root.appendingPathComponent("data").path
-    #expect(try runIUMAD(["synth", "--out", data, "--classes", "2", "--train", "6", "--test", "4", "--size", "64", "--seed", "52"]).status == 0)
-    let r = try runIUMAD(["train", "--config", packageRoot.appendingPathComponent("configs/tiny.yaml").path, "--data", data,
-                          "--out", root.appendingPathComponent("run").path, "--set", "train.schedule=1-1", "--set", "train.epochs_base=1",
-                          "--set", "train.epochs_incremental=1", "--set", "train.batch_size=32", "--set", "train.lr_scaling=linear",
-                          "--set", "backbone.cache=\(root.path)/cache"])
+    let (_, r) = try trainTwoSmallClasses("small-step", ["--set", "train.epochs_base=1", "--set", "train.epochs_incremental=1",
+                                                         "--set", "train.batch_size=32", "--set", "train.lr_scaling=linear"])
     #expect(r.status == 0, "\(r.stderr)")
     // 7 images at batch_size 32 and reference_batch 8: lr × 7/8 (tiny: lr 0.003, incremental_lr 0.001).
     #expect(r.stderr.contains("step 1/2: global batch 7, 1 iterations per epoch, 1 in all; AdamW lr 0.00262 (lr × linear scale 0.875 for batch 7 / reference_batch 8)"), "\(r.stderr)")

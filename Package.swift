@@ -67,6 +67,8 @@ let package = Package(
     // Helpers shared by the test targets (gradient checker, closeness, random tensors).
     .target(name: "TestSupport", dependencies: ["Tensor", "Model"], path: "Tests/TestSupport"),
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
+    .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
+    .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Tensor"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Backbone", "Storage", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),

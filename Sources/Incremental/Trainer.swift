@@ -34,7 +34,7 @@ public struct IterationReport {
 public final class IncrementalTrainer {
   public let config: RunConfig
   public let model: IBIUMAD
-  public private(set) var projection = GradientProjection()
+  public internal(set) var projection = GradientProjection()
   public private(set) var compression: CompressionLoss
   var adam: AdamW
   var sgd: SGD

@@ -10,13 +10,10 @@ struct BaselineCLITests {
 
   /// 3 classes at 64 px with 40 training and 20 test images each (5 defect-free): with fewer
   /// test images one good image decides a class's I-AUROC (docs/baseline.md has the spread).
-  static let directory: URL = {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-baseline-\(UUID().uuidString)")
-    _ = try? runIUMAD(["synth", "--out", dir.appendingPathComponent("data").path, "--classes", "3", "--train", "40",
-                       "--test", "20", "--size", "64", "--seed", "0"])
-    return dir
-  }()
-  static var data: String { directory.appendingPathComponent("data").path }
+  static let directory = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-baseline-\(UUID().uuidString)")
+  static let synthesis = synthesize(into: directory.appendingPathComponent("data").path,
+                                    ["--classes", "3", "--train", "40", "--test", "20", "--size", "64", "--seed", "0"])
+  static var data: String { get throws { try synthesis.get() } }
 
   func baseline(_ name: String, _ extra: [String]) throws -> (run: URL, result: ProcessResult) {
     let run = Self.directory.appendingPathComponent(name)

@@ -10,15 +10,12 @@ import TestSupport
 /// world size and sharded evaluation on 3 ranks.
 @Suite("mpirun data parallel", .serialized)
 struct ClusterCLITests {
-  static let data: String = {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-mpi-data-\(UUID().uuidString)").path
-    _ = try? runIUMAD(["synth", "--out", dir, "--classes", "2", "--train", "16", "--test", "4", "--size", "64", "--seed", "9"])
-    return dir
-  }()
+  static let synthesis = synthesize("mpi-data", ["--classes", "2", "--train", "16", "--test", "4", "--size", "64", "--seed", "9"])
+  static var data: String { get throws { try synthesis.get() } }
 
   /// `iumad train` arguments of the cluster tests (dropout, jitter and compression as in tiny.yaml).
   func trainArgs(_ out: String, cache: String) throws -> [String] {
-    [try iumadBinary().path, "train", "--config", TrainCLITests.repo.appendingPathComponent("configs/tiny.yaml").path,
+    try [iumadBinary().path, "train", "--config", TrainCLITests.repo.appendingPathComponent("configs/tiny.yaml").path,
      "--data", Self.data, "--out", out, "--resume", "never", "--threads", "1", "--log-iterations",
      "--set", "backbone.cache=\(cache)", "--set", "train.schedule=2-0", "--set", "train.epochs_base=2",
      "--set", "train.batch_size=8", "--set", "train.micro_batch=2", "--set", "train.keep_checkpoints=10",
@@ -28,26 +25,11 @@ struct ClusterCLITests {
 
   /// Runs `mpirun -np n` (or the binary alone for n = 1); returns (status, stderr).
   func launch(_ n: Int, _ args: [String]) throws -> (Int32, String) {
-    let p = Process()
-    if n == 1 {
-      p.executableURL = URL(fileURLWithPath: args[0])
-      p.arguments = Array(args.dropFirst())
-    } else {
-      p.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-      var mpi = ["mpirun", "-np", "\(n)", "--oversubscribe", "--bind-to", "none"]
-      if getuid() == 0 { mpi.append("--allow-run-as-root") }
-      p.arguments = mpi + args
-    }
-    var env = ProcessInfo.processInfo.environment
-    env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"  // containers forbid CMA
-    p.environment = env
-    let err = Pipe()
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = err
-    try p.run()
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
-    return (p.terminationStatus, text)
+    var mpi = ["mpirun", "-np", "\(n)", "--oversubscribe", "--bind-to", "none"]
+    if getuid() == 0 { mpi.append("--allow-run-as-root") }
+    let command = n == 1 ? args : mpi + args
+    let r = try runProcess(command[0], Array(command.dropFirst()), environment: ["OMPI_MCA_btl_vader_single_copy_mechanism": "none"])  // containers forbid CMA
+    return (r.status, r.stderr)
   }
 
   /// Every iteration's "it i/n | … | lr … | losses" from a log, without times and rates.
@@ -185,36 +167,26 @@ struct FaultRecoveryCLITests {
     let supervise = TrainCLITests.repo.appendingPathComponent("cluster/supervise.sh").path
     var mpi = ["mpirun", "-np", "2", "--oversubscribe", "--bind-to", "none"]
     if getuid() == 0 { mpi.append("--allow-run-as-root") }
-    let p = Process()
-    p.executableURL = URL(fileURLWithPath: "/bin/bash")
-    p.arguments = [supervise, "--retries", "2", "--backoff", "1", "--log", root.appendingPathComponent("supervise.log").path, "--"] + mpi + (try args(faulty))
-    var env = ProcessInfo.processInfo.environment
-    env["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
-    p.environment = env
-    let err = Pipe()
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = err
-    try p.run()
+    // The supervisor's output is drained while the test polls, so a chatty relaunch cannot block it.
+    let p = try RunningProcess("/bin/bash", [supervise, "--retries", "2", "--backoff", "1", "--log", root.appendingPathComponent("supervise.log").path, "--"]
+                                 + mpi + (try args(faulty)), environment: ["OMPI_MCA_btl_vader_single_copy_mechanism": "none"])
     // Wait for a mid-run checkpoint, then SIGKILL the rank-1 process of this run.
-    var killed = false
-    let deadline = Date().addingTimeInterval(120)
-    while !killed && Date() < deadline && p.isRunning {
-      let files = (try? FileManager.default.contentsOfDirectory(atPath: faulty + "/checkpoints")) ?? []
-      if files.contains(where: { $0.hasPrefix("ckpt-000-00002") }) {
-        for pid in (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? [] where Int32(pid) != nil {
-          guard let env = try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .isoLatin1),
-            let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .isoLatin1),
-            cmd.contains(faulty), env.contains("OMPI_COMM_WORLD_RANK=1\u{0}") else { continue }
-          kill(Int32(pid)!, SIGKILL)
-          killed = true
-        }
+    let killed = p.poll(timeout: 120) {
+      guard listing(of: faulty + "/checkpoints").contains(where: { $0.hasPrefix("ckpt-000-00002") }) else { return false }
+      var found = false
+      for pid in listing(of: "/proc") where Int32(pid) != nil {
+        guard let env = try? String(contentsOfFile: "/proc/\(pid)/environ", encoding: .isoLatin1),
+          let cmd = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .isoLatin1),
+          cmd.contains(faulty), env.contains("OMPI_COMM_WORLD_RANK=1\u{0}") else { continue }
+        kill(Int32(pid)!, SIGKILL)
+        found = true
       }
-      usleep(20_000)
+      return found
     }
-    let text = String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-    p.waitUntilExit()
+    let (result, _) = p.wait()
+    let text = result.stderr
     #expect(killed, "rank 1 was not found to kill")
-    #expect(p.terminationStatus == 0, "\(text.suffix(3000))")
+    #expect(result.status == 0, "\(text.suffix(3000))")
     let log = (try? String(contentsOfFile: root.appendingPathComponent("supervise.log").path, encoding: .utf8)) ?? ""
     #expect(log.contains("attempt 1 failed") && log.contains("attempt 2 succeeded"), "\(log)")
     #expect(text.contains("resuming from"), "the relaunch must resume from a checkpoint")
@@ -230,7 +202,7 @@ struct FaultRecoveryCLITests {
 struct RunLocalScriptTests {
   @Test func relativePathsWorkAndErrorsArePrintedOnce() throws {
     let dir = try temporaryDirectory("run-local")
-    try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("data").path, withDestinationPath: ClusterCLITests.data)
+    try FileManager.default.createSymbolicLink(atPath: dir.appendingPathComponent("data").path, withDestinationPath: try ClusterCLITests.data)
     let script = packageRoot.appendingPathComponent("cluster/run-local.sh").path
     let tiny = packageRoot.appendingPathComponent("configs/tiny.yaml").path
     let args = ["2", "--config", tiny, "--data", "data", "--out", "out", "--threads", "1", "--set", "backbone.cache=cache",

@@ -11,20 +11,18 @@ struct HostileInputCLITests {
   static let tiny = packageRoot.appendingPathComponent("configs/tiny.yaml").path
 
   /// Two synthetic classes and a model trained on them (two epochs: only its files matter here).
-  static let trained: (data: String, model: String, root: URL)? = {
-    guard let root = try? temporaryDirectory("hostile") else { return nil }
+  static let trained: Result<(data: String, model: String, root: URL), FixtureFailure> = {
+    guard let root = try? temporaryDirectory("hostile") else { return .failure(FixtureFailure(description: "no temporary directory")) }
     let data = root.appendingPathComponent("data").path, run = root.appendingPathComponent("run").path
-    _ = try? runIUMAD(["synth", "--out", data, "--classes", "2", "--train", "6", "--test", "4", "--size", "64", "--seed", "41"])
-    _ = try? runIUMAD(["train", "--config", tiny, "--data", data, "--out", run, "--set", "train.schedule=2-0",
-                       "--set", "train.epochs_base=2", "--set", "backbone.cache=\(root.path)/cache"])
-    return (data, run + "/model.safetensors", root)
+    return synthesize(into: data, ["--classes", "2", "--train", "6", "--test", "4", "--size", "64", "--seed", "41"])
+      .flatMap { _ in
+        runFixtureStep(["train", "--config", tiny, "--data", data, "--out", run, "--set", "train.schedule=2-0",
+                        "--set", "train.epochs_base=2", "--set", "backbone.cache=\(root.path)/cache"])
+      }
+      .map { _ in (data, run + "/model.safetensors", root) }
   }()
 
-  func fixture() throws -> (data: String, model: String, root: URL) {
-    let t = try #require(Self.trained)
-    #expect(FileManager.default.fileExists(atPath: t.model), "the fixture run did not train")
-    return t
-  }
+  func fixture() throws -> (data: String, model: String, root: URL) { try Self.trained.get() }
 
   func expectInputError(_ r: ProcessResult, _ needles: [String], status: Int32 = 1, sourceLocation: SourceLocation = #_sourceLocation) {
     #expect(r.status == status, "status \(r.status): \(r.stderr)", sourceLocation: sourceLocation)

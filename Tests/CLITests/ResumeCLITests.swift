@@ -6,14 +6,11 @@ import TestSupport
 /// checkpoint files: the resumed run must end bit-identical to an uninterrupted one.
 @Suite("iumad train: checkpoints and exact resume", .serialized)
 struct ResumeCLITests {
-  static let data: String = {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-resume-data-\(UUID().uuidString)").path
-    _ = try? runIUMAD(["synth", "--out", dir, "--classes", "3", "--train", "20", "--test", "6", "--size", "64", "--seed", "5"])
-    return dir
-  }()
+  static let synthesis = synthesize("resume-data", ["--classes", "3", "--train", "20", "--test", "6", "--size", "64", "--seed", "5"])
+  static var data: String { get throws { try synthesis.get() } }
 
-  func args(_ out: String, cache: String) -> [String] {
-    ["train", "--config", TrainCLITests.repo.appendingPathComponent("configs/tiny.yaml").path, "--data", Self.data, "--out", out,
+  func args(_ out: String, cache: String) throws -> [String] {
+    try ["train", "--config", TrainCLITests.repo.appendingPathComponent("configs/tiny.yaml").path, "--data", Self.data, "--out", out,
      "--set", "backbone.cache=\(cache)", "--set", "train.schedule=2-1", "--set", "train.epochs_base=12",
      "--set", "train.epochs_incremental=3", "--set", "train.keep_checkpoints=3", "--checkpoint-every", "4"]
   }
@@ -28,26 +25,16 @@ struct ResumeCLITests {
     #expect(full.status == 0, "stderr: \(full.stderr)")
 
     // Run b is killed with SIGKILL once a mid-base-step checkpoint exists.
-    let p = Process()
-    p.executableURL = try iumadBinary()
-    p.arguments = args(b, cache: cache)
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let ckptDir = b + "/checkpoints"
-    let deadline = Date().addingTimeInterval(120)
+    let p = try RunningProcess(try iumadBinary().path, try args(b, cache: cache))
     var killedAt: [String] = []
-    while Date() < deadline && p.isRunning {
-      let files = (try? FileManager.default.contentsOfDirectory(atPath: ckptDir))?.filter { $0.hasPrefix("ckpt-000-0000") && $0.hasSuffix(".iumad") } ?? []
-      if files.contains(where: { $0 >= "ckpt-000-00003" }) {
-        kill(p.processIdentifier, SIGKILL)
-        killedAt = files.sorted()
-        break
-      }
-      usleep(20_000)
+    _ = p.poll(timeout: 120) {
+      let ckpts = listing(of: b + "/checkpoints").filter { $0.hasPrefix("ckpt-000-0000") && $0.hasSuffix(".iumad") }
+      guard ckpts.contains(where: { $0 >= "ckpt-000-00003" }) else { return false }
+      kill(p.processIdentifier, SIGKILL)
+      killedAt = ckpts.sorted()
+      return true
     }
-    p.waitUntilExit()
-    #expect(p.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
+    #expect(p.wait().killedBySignal, "the run finished before it could be killed")
     #expect(!killedAt.isEmpty)
     #expect(!FileManager.default.fileExists(atPath: b + "/model.safetensors"), "killed before the first step ended")
 

@@ -8,12 +8,12 @@ import TestSupport
 /// one. Real runs of the binary, real SIGKILL, real files.
 @Suite("iumad train: run identity and checkpoint integrity", .serialized)
 struct RunIdentityCLITests {
-  static func synth(_ seed: Int) -> String {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-identity-\(seed)-\(UUID().uuidString)").path
-    _ = try? runIUMAD(["synth", "--out", dir, "--classes", "3", "--train", "20", "--test", "6", "--size", "64", "--seed", "\(seed)"])
-    return dir
+  static func synth(_ seed: Int) -> Result<String, FixtureFailure> {
+    synthesize("identity-\(seed)", ["--classes", "3", "--train", "20", "--test", "6", "--size", "64", "--seed", "\(seed)"])
   }
-  static let dataA = synth(31), dataB = synth(32)
+  static let synthesisA = synth(31), synthesisB = synth(32)
+  static var dataA: String { get throws { try synthesisA.get() } }
+  static var dataB: String { get throws { try synthesisB.get() } }
 
   func args(_ data: String, _ out: String, cache: String, epochs: Int = 4) -> [String] {
     ["train", "--config", packageRoot.appendingPathComponent("configs/tiny.yaml").path, "--data", data, "--out", out,
@@ -66,23 +66,14 @@ struct RunIdentityCLITests {
     #expect(try runIUMAD(args(Self.dataA, run, cache: cache)).status == 0)
     #expect(try runIUMAD(args(Self.dataB, reference, cache: cache, epochs: 12)).status == 0)
 
-    let p = Process()
-    p.executableURL = try iumadBinary()
-    p.arguments = args(Self.dataB, run, cache: cache, epochs: 12) + ["--resume", "never"]
-    p.standardOutput = FileHandle.nullDevice
-    p.standardError = FileHandle.nullDevice
-    try p.run()
-    let deadline = Date().addingTimeInterval(120)
-    while Date() < deadline && p.isRunning {
-      let files = (try? FileManager.default.contentsOfDirectory(atPath: run + "/checkpoints")) ?? []
-      if files.contains(where: { $0.hasPrefix("ckpt-000-0000") && $0 >= "ckpt-000-00003" && $0.hasSuffix(".iumad") }) {
-        kill(p.processIdentifier, SIGKILL)
-        break
-      }
-      usleep(20_000)
+    let p = try RunningProcess(try iumadBinary().path, try args(Self.dataB, run, cache: cache, epochs: 12) + ["--resume", "never"])
+    _ = p.poll(timeout: 120) {
+      guard listing(of: run + "/checkpoints").contains(where: { $0.hasPrefix("ckpt-000-0000") && $0 >= "ckpt-000-00003" && $0.hasSuffix(".iumad") })
+      else { return false }
+      kill(p.processIdentifier, SIGKILL)
+      return true
     }
-    p.waitUntilExit()
-    #expect(p.terminationReason == .uncaughtSignal, "the run finished before it could be killed")
+    #expect(p.wait().killedBySignal, "the run finished before it could be killed")
 
     let resumed = try runIUMAD(args(Self.dataB, run, cache: cache, epochs: 12))
     #expect(resumed.status == 0 && resumed.stderr.contains("resuming from \(run)/checkpoints/ckpt-000-"), "\(resumed.stderr)")

@@ -9,15 +9,12 @@ struct StudyCLITests {
   var tinyConfig: String { packageRoot.appendingPathComponent("configs/tiny.yaml").path }
 
   /// Three classes at 64 px (shared by the tests of this suite).
-  static let dataset: String = {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-study-data-\(UUID().uuidString)").path
-    _ = try? runIUMAD(["synth", "--out", dir, "--classes", "3", "--train", "16", "--test", "8", "--size", "64", "--seed", "3"])
-    return dir
-  }()
+  static let synthesis = synthesize("study-data", ["--classes", "3", "--train", "16", "--test", "8", "--size", "64", "--seed", "3"])
+  static var dataset: String { get throws { try synthesis.get() } }
 
   /// Short schedules: this checks the machinery, not the detector's quality.
-  func quick(_ dir: URL) -> [String] {
-    ["--data", Self.dataset, "--set", "backbone.cache=\(dir.path)/cache", "--set", "train.epochs_base=6",
+  func quick(_ dir: URL) throws -> [String] {
+    try ["--data", Self.dataset, "--set", "backbone.cache=\(dir.path)/cache", "--set", "train.epochs_base=6",
      "--set", "train.epochs_incremental=2", "--set", "eval.heatmaps_per_class=0", "--set", "eval.write_maps=off"]
   }
 
@@ -27,7 +24,7 @@ struct StudyCLITests {
     let dir = try temporaryDirectory("study")
     let out = dir.appendingPathComponent("study")
     let command = ["study", "--config", tinyConfig, "--out", out.path, "--grid", "perturb.spurious=0,1", "--grid", "ibfm=on,off",
-                   "--seeds", "2"] + quick(dir)
+                   "--seeds", "2"] + (try quick(dir))
     let r = try runIUMAD(command)
     #expect(r.status == 0, "stderr: \(r.stderr)")
     let fm = FileManager.default
@@ -96,7 +93,7 @@ struct StudyCLITests {
   @Test func trainWithSeedsReportsMeanAndStdAndSkipsFinishedSeeds() throws {
     let dir = try temporaryDirectory("seeds")
     let out = dir.appendingPathComponent("run")
-    let command = ["train", "--config", tinyConfig, "--out", out.path, "--seeds", "2", "--set", "seed=5"] + quick(dir)
+    let command = ["train", "--config", tinyConfig, "--out", out.path, "--seeds", "2", "--set", "seed=5"] + (try quick(dir))
     let r = try runIUMAD(command)
     #expect(r.status == 0, "stderr: \(r.stderr)")
     for f in ["config.yaml", "report.md", "metrics-seeds.json", "metrics-seeds.csv", "plots/i_auroc_per_class.svg",

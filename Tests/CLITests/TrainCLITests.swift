@@ -10,11 +10,8 @@ struct TrainCLITests {
   var tinyConfig: String { Self.repo.appendingPathComponent("configs/tiny.yaml").path }
 
   /// A 4-class synthetic dataset at 64 px (shared by the tests of this suite).
-  static let dataset: String = {
-    let dir = FileManager.default.temporaryDirectory.appendingPathComponent("iumad-train-data-\(UUID().uuidString)").path
-    _ = try? runIUMAD(["synth", "--out", dir, "--classes", "4", "--train", "40", "--test", "10", "--size", "64", "--seed", "11"])
-    return dir
-  }()
+  static let synthesis = synthesize("train-data", ["--classes", "4", "--train", "40", "--test", "10", "--size", "64", "--seed", "11"])
+  static var dataset: String { get throws { try synthesis.get() } }
 
   func train(_ out: URL, _ extra: [String]) throws -> ProcessResult {
     try runIUMAD(["train", "--config", tinyConfig, "--data", Self.dataset, "--out", out.path,
@@ -78,7 +75,7 @@ struct TrainCLITests {
     let model = out.appendingPathComponent("model.safetensors").path
     #expect(fm.fileExists(atPath: model))
     let cls = try fm.contentsOfDirectory(atPath: Self.dataset).filter { !$0.hasPrefix(".") }.sorted()[0]
-    let folder = "\(Self.dataset)/\(cls)/test/color"
+    let folder = "\(try Self.dataset)/\(cls)/test/color"
     let inferOut = out.appendingPathComponent("infer").path
     let inf = try runIUMAD(["infer", "--checkpoint", model, "--input", folder, "--out", inferOut])
     #expect(inf.status == 0, "stderr: \(inf.stderr)")
@@ -133,7 +130,7 @@ struct TrainCLITests {
   /// in runs/<config>-seeds; neither touches the other's folder.
   @Test func singleAndMultiSeedRunsDefaultToSeparateFolders() throws {
     let dir = try temporaryDirectory("train-default-out")
-    let common = ["--config", tinyConfig, "--data", Self.dataset, "--set", "backbone.cache=\(dir.path)/cache", "--set", "train.schedule=2-0",
+    let common = try ["--config", tinyConfig, "--data", Self.dataset, "--set", "backbone.cache=\(dir.path)/cache", "--set", "train.schedule=2-0",
                   "--set", "train.epochs_base=1", "--set", "eval.heatmaps_per_class=0", "--set", "eval.write_maps=off"]
     let single = try runProcess(try iumadBinary().path, ["train"] + common, directory: dir)
     #expect(single.status == 0, "\(single.stderr)")

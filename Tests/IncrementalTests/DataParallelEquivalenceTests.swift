@@ -1,6 +1,5 @@
 import Testing
 
-import Cluster
 import Datasets
 @testable import Incremental
 @testable import Model
@@ -48,29 +47,6 @@ struct DataParallelEquivalenceTests {
 /// The pieces that make N ranks reproduce one rank bit for bit.
 @Suite("Deterministic data parallelism")
 struct DeterministicDataParallelTests {
-  /// Sharded evaluation deals whole batches round-robin: every item exactly once, and one
-  /// rank's gather returns each item's values in item order.
-  @Test func shardedBatchesCoverEveryItemOnceAndGatherInOrder() throws {
-    let three = ShardedBatches(count: 10, batchSize: 3, worldSize: 3)
-    #expect(three.owned(by: 0) == [0, 1, 2, 9] && three.owned(by: 1) == [3, 4, 5] && three.owned(by: 2) == [6, 7, 8])
-    let one = ShardedBatches(count: 5, batchSize: 2, worldSize: 1)
-    let values = (0..<5).flatMap { [Float($0), Float($0) * 10] }
-    #expect(one.gather(values, width: 2, over: LocalCommunicator()) == (0..<5).map { [Float($0), Float($0) * 10] })
-  }
-
-  @Test func pairwiseSumIsTheBalancedTree() {
-    let xs: [[Float]] = (0..<7).map { i in (0..<5).map { Float(i) * 0.1 + Float($0) * 1e-7 + 1 / Float(i + 3) } }
-    func add(_ a: [Float], _ b: [Float]) -> [Float] { zip(a, b).map { $0 + $1 } }
-    var four = PairwiseSum()
-    for x in xs.prefix(4) { four.add(x) }
-    #expect(four.total() == add(add(xs[0], xs[1]), add(xs[2], xs[3])))
-    // Missing leaves count as zeros: 7 leaves sum as the perfect tree of 8.
-    var seven = PairwiseSum()
-    for x in xs { seven.add(x) }
-    #expect(seven.total() == add(add(add(xs[0], xs[1]), add(xs[2], xs[3])), add(add(xs[4], xs[5]), xs[6])))
-    #expect(PairwiseSum().total() == nil)
-  }
-
   @Test func microBatchesPartitionTheBatchIntoAlignedSubtrees() {
     let batch = [9, 4, 7, 1, 3, 8, 0, 2, 6, 5]
     for micro in [0, 1, 2, 3] {

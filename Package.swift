@@ -69,6 +69,7 @@ let package = Package(
     .testTarget(name: "TensorTests", dependencies: ["Tensor", "TestSupport"]),
     .testTarget(name: "ConfigurationTests", dependencies: ["Configuration"]),
     .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Tensor"]),
+    .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Backbone", "Storage", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),

@@ -6,7 +6,7 @@ import Tensor
 //
 // Key: FNV-1a 64 of "iumad-features/v1", the content hash of every input file, the extractor's
 // identity (backbone, weights hash, padding, input size, neck) and the preprocessing string.
-// Entry file <dir>/<key>.feat, little-endian:
+// Entry file <dir>/<key>.feat, little-endian (Storage's ChecksummedFrame):
 //   magic "IUMADFC\0" | version u32 | rank u32 | dims u64×rank | raw bytes u64 | payload bytes u64 |
 //   checksum u64 (FNV-1a 64 of everything before it and of the payload) | payload (zstd frame)
 // Any flipped byte fails the checksum (or the magic/version/size checks) and the entry is
@@ -75,59 +75,42 @@ public final class FeatureCache {
 
   public func path(forKey key: String) -> String { directory.appendingPathComponent(key + ".feat").path }
 
-  // MARK: entry format
+  // MARK: entry format (Storage's ChecksummedFrame; the fields are the tensor's rank and shape)
+
+  static let frame = ChecksummedFrame(magic: "IUMADFC")
+  /// Elements of one entry: a feature map is a few hundred thousand.
+  static let largestEntry = 1 << 28
 
   static func encode(_ t: Tensor) throws -> [UInt8] {
-    var raw = [UInt8](repeating: 0, count: 4 * t.count)
-    raw.withUnsafeMutableBytes { r in t.data.withUnsafeBytes { r.copyMemory(from: $0) } }  // little-endian hosts
-    let payload = try Zstd.compress(raw)
-    var out = magic
-    func put<T: FixedWidthInteger>(_ v: T) { withUnsafeBytes(of: v.littleEndian) { out.append(contentsOf: $0) } }
-    put(version)
-    put(UInt32(t.rank))
-    for d in t.shape { put(UInt64(d)) }
-    put(UInt64(raw.count))
-    put(UInt64(payload.count))
-    var h = FNV1a64()
-    h.combine(out)
-    h.combine(payload)
-    put(h.value)
-    return out + payload
+    var fields = ByteWriter()
+    fields.put(UInt32(t.rank))
+    for d in t.shape { fields.put(UInt64(d)) }
+    var raw = ByteWriter()
+    raw.put(floats: t.data)
+    return try frame.encode(version: version, fields: fields.bytes, payload: raw.bytes, coverage: .everything)
   }
 
   /// The tensor in `bytes`, or the reason it cannot be trusted.
   static func decode(_ bytes: [UInt8]) -> Result<Tensor, CorruptEntry> {
-    var pos = 0
-    func get<T: FixedWidthInteger>(_: T.Type) -> T? {
-      guard pos + MemoryLayout<T>.size <= bytes.count else { return nil }
-      let v = bytes[pos..<(pos + MemoryLayout<T>.size)].withUnsafeBytes { T(littleEndian: $0.loadUnaligned(as: T.self)) }
-      pos += MemoryLayout<T>.size
-      return v
-    }
-    guard bytes.count >= 8, Array(bytes[0..<8]) == magic else { return .failure(CorruptEntry(reason: "bad magic")) }
-    pos = 8
-    guard let version = get(UInt32.self), version == FeatureCache.version else { return .failure(CorruptEntry(reason: "unsupported version")) }
-    guard let rank = get(UInt32.self), rank <= 8 else { return .failure(CorruptEntry(reason: "bad rank")) }
-    var shape: [Int] = []
-    for _ in 0..<rank {
-      guard let d = get(UInt64.self), d < 1 << 32 else { return .failure(CorruptEntry(reason: "bad shape")) }
-      shape.append(Int(d))
-    }
-    guard let rawSize = get(UInt64.self), rawSize == UInt64(4 * shape.product),
-          let payloadSize = get(UInt64.self) else { return .failure(CorruptEntry(reason: "header sizes disagree with shape \(shape)")) }
-    let headerEnd = pos
-    guard let stored = get(UInt64.self), bytes.count - pos == Int(payloadSize) else {
-      return .failure(CorruptEntry(reason: "truncated: payload \(bytes.count - pos) bytes, header says \(payloadSize)"))
-    }
-    var h = FNV1a64()
-    h.combine(bytes[0..<headerEnd])
-    h.combine(bytes[pos...])
-    guard h.value == stored else { return .failure(CorruptEntry(reason: "checksum mismatch (stored \(hex(stored)), computed \(hex(h.value)))")) }
     do {
-      let raw = try Zstd.decompress(bytes[pos...], size: Int(rawSize))
-      var values = [Float](repeating: 0, count: shape.product)
-      values.withUnsafeMutableBytes { v in raw.withUnsafeBytes { v.copyMemory(from: $0) } }
-      return .success(Tensor(shape: shape, data: values))
+      let opened = try frame.open(bytes) { v, rest in
+        guard v == version else { throw FormatError("unsupported version \(v)") }
+        var r = ByteReader(rest)
+        let rank = try r.get(UInt32.self, "rank")
+        guard rank <= 8 else { throw FormatError("bad rank \(rank)") }
+        return (4 + 8 * Int(rank), .everything)
+      }
+      var header = ByteReader(opened.fields)
+      var shape: [Int] = [], count = 1
+      for i in 0..<Int(try header.get(UInt32.self, "rank")) {
+        shape.append(try header.count("dimension \(i)", atMost: largestEntry))
+        count = shape.last! == 0 ? 0 : min(count * shape.last!, largestEntry + 1)
+      }
+      guard count <= largestEntry, opened.rawSize == UInt64(4 * count) else {
+        throw FormatError("header sizes disagree with shape \(shape)")
+      }
+      var payload = ByteReader(try opened.payload(rawSizeAtMost: 4 * count)[...])
+      return .success(Tensor(shape: shape, data: try payload.floats(count, "features")))
     } catch {
       return .failure(CorruptEntry(reason: "\(error)"))
     }

@@ -6,9 +6,9 @@ import Foundation
 ///     magic "IUMADCK\0" | version u32 | config hash u64 | model-shape hash u64 |
 ///     raw size u64 | compressed size u64 | FNV-1a 64 u64 | payload
 ///
-/// Version 2's checksum covers every byte after the magic except itself (header fields and
-/// payload), and is verified before anything is allocated from the header; version 1 (payload
-/// only) is still read, its raw size checked against the zstd frame's own.
+/// (Storage's `ChecksummedFrame` with two fields.) Version 2's checksum covers every byte after
+/// the magic except itself, and is verified before anything is allocated from the header;
+/// version 1 (payload only) is still read, its sizes checked against the file and the zstd frame.
 ///
 /// The payload is a list of named entries (float arrays or JSON text): parameters, optimiser
 /// state, θ_old, projection Gram matrices, compression buffers, the metrics so far, loss curves,
@@ -31,75 +31,55 @@ public struct Checkpoint {
 
   // MARK: encoding
 
-  public func encoded() throws -> [UInt8] {
-    var raw: [UInt8] = []
-    func u32(_ v: UInt32) { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
-    func u64(_ v: UInt64) { withUnsafeBytes(of: v.littleEndian) { raw += $0 } }
-    func name(_ s: String) { let b = Array(s.utf8); u32(UInt32(b.count)); raw += b }
-    u32(UInt32(floats.count))
-    for key in floats.keys.sorted() {
-      name(key)
-      let v = floats[key]!
-      u64(UInt64(v.count))
-      v.withUnsafeBytes { raw += $0 }
-    }
-    u32(UInt32(texts.count))
-    for key in texts.keys.sorted() { name(key); name(texts[key]!) }
-    let packed = try Zstd.compress(raw)
-    var fields: [UInt8] = []
-    withUnsafeBytes(of: Self.version.littleEndian) { fields += $0 }
-    for v in [configHash, shapeHash, UInt64(raw.count), UInt64(packed.count)] { withUnsafeBytes(of: v.littleEndian) { fields += $0 } }
-    var out = Self.magic + fields
-    withUnsafeBytes(of: Self.checksum(fields: fields[...], payload: packed[...]).littleEndian) { out += $0 }
-    return out + packed
-  }
+  static let frame = ChecksummedFrame(magic: "IUMADCK")
+  /// A payload larger than this machine's memory cannot be ours to load.
+  static var largestPayload: Int { Int(clamping: ProcessInfo.processInfo.physicalMemory) }
 
-  static func checksum(fields: ArraySlice<UInt8>, payload: ArraySlice<UInt8>) -> UInt64 {
-    var h = FNV1a64()
-    h.combine(fields)
-    h.combine(payload)
-    return h.value
+  public func encoded() throws -> [UInt8] {
+    var raw = ByteWriter()
+    raw.put(UInt32(floats.count))
+    for key in floats.keys.sorted() {
+      raw.put(text: key)
+      raw.put(UInt64(floats[key]!.count))
+      raw.put(floats: floats[key]!)
+    }
+    raw.put(UInt32(texts.count))
+    for key in texts.keys.sorted() {
+      raw.put(text: key)
+      raw.put(text: texts[key]!)
+    }
+    var fields = ByteWriter()
+    fields.put(configHash)
+    fields.put(shapeHash)
+    return try Self.frame.encode(version: Self.version, fields: fields.bytes, payload: raw.bytes, coverage: .afterMagic)
   }
 
   /// Decodes and verifies; the error says what is wrong (truncated, checksum, version…).
   public static func decode(_ bytes: [UInt8]) throws -> Checkpoint {
-    let header = magic.count + 4 + 5 * 8
-    guard bytes.count >= header else { throw CheckpointError.corrupt("truncated: \(bytes.count) bytes, header needs \(header)") }
-    guard Array(bytes[0..<magic.count]) == magic else { throw CheckpointError.corrupt("not an IUMAD checkpoint (bad magic)") }
-    func u64(_ at: Int) -> UInt64 { bytes[at..<(at + 8)].enumerated().reduce(0) { $0 | UInt64($1.element) << (8 * UInt64($1.offset)) } }
-    let version = UInt32(truncatingIfNeeded: u64(magic.count) & 0xFFFF_FFFF)
-    let base = magic.count + 4
-    let (configHash, shapeHash, rawSize, packedSize, checksum) = (u64(base), u64(base + 8), u64(base + 16), u64(base + 24), u64(base + 32))
-    let packed = bytes[header...]
-    switch version {
-    case 2:
-      guard Self.checksum(fields: bytes[magic.count..<(base + 32)], payload: packed) == checksum else {
-        throw CheckpointError.corrupt(UInt64(packed.count) == packedSize ? "checksum mismatch (header or payload damaged)"
-          : "truncated or damaged: payload is \(packed.count) bytes, header says \(packedSize), checksum mismatch")
+    do {
+      let opened = try frame.open(bytes) { version, _ in
+        switch version {
+        case 1: return (16, .payload)
+        case 2: return (16, .afterMagic)
+        default: throw FormatError("format version \(version), this build reads 1 and \(Self.version)")
+        }
       }
-    case 1:
-      guard UInt64(packed.count) == packedSize else { throw CheckpointError.corrupt("truncated: payload is \(packed.count) bytes, header says \(packedSize)") }
-      guard FNV1a64.hash(packed) == checksum else { throw CheckpointError.corrupt("payload checksum mismatch") }
-    default:
-      throw CheckpointError.corrupt("format version \(version), this build reads 1 and \(Self.version)")
+      var header = ByteReader(opened.fields)
+      var c = Checkpoint(configHash: try header.get(UInt64.self, "config hash"), shapeHash: try header.get(UInt64.self, "model-shape hash"))
+      var r = ByteReader(try opened.payload(rawSizeAtMost: largestPayload)[...])
+      for _ in 0..<(try r.get(UInt32.self, "float entry count")) {
+        let key = try r.text("entry name")
+        let n = try r.count("entry '\(key)' length", atMost: r.remaining / 4)
+        c.floats[key] = try r.floats(n, "entry '\(key)'")
+      }
+      for _ in 0..<(try r.get(UInt32.self, "text entry count")) {
+        let key = try r.text("text entry name")
+        c.texts[key] = try r.text("text entry '\(key)'")
+      }
+      return c
+    } catch let e as FormatError {
+      throw CheckpointError.corrupt(e.description == "bad magic" ? "not an IUMAD checkpoint (bad magic)" : e.description)
     }
-    guard rawSize <= UInt64(Int.max) else { throw CheckpointError.corrupt("raw size \(rawSize) is impossible") }
-    let raw: [UInt8]
-    do { raw = try Zstd.decompress(packed, size: Int(rawSize)) } catch { throw CheckpointError.corrupt("payload: \(error)") }
-    var c = Checkpoint(configHash: configHash, shapeHash: shapeHash)
-    var at = 0
-    func need(_ n: Int) throws { if at + n > raw.count { throw CheckpointError.corrupt("payload ends early") } }
-    func r32() throws -> Int { try need(4); defer { at += 4 }; return raw[at..<(at + 4)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } }
-    func r64() throws -> Int { try need(8); defer { at += 8 }; return raw[at..<(at + 8)].enumerated().reduce(0) { $0 | Int($1.element) << (8 * $1.offset) } }
-    func text() throws -> String { let n = try r32(); try need(n); defer { at += n }; return String(decoding: raw[at..<(at + n)], as: UTF8.self) }
-    for _ in 0..<(try r32()) {
-      let key = try text(), n = try r64()
-      guard n >= 0, n <= (raw.count - at) / 4 else { throw CheckpointError.corrupt("entry '\(key)' claims \(n) floats, the payload has room for \((raw.count - at) / 4)") }
-      c.floats[key] = raw[at..<(at + 4 * n)].withUnsafeBytes { Array($0.bindMemory(to: Float.self)) }
-      at += 4 * n
-    }
-    for _ in 0..<(try r32()) { let key = try text(); c.texts[key] = try text() }
-    return c
   }
 
   /// Temp file, fsync, rename: a crash leaves either the old file set or the complete new one.

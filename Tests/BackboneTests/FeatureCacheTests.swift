@@ -65,6 +65,15 @@ struct FeatureCacheTests {
     if case .success = FeatureCache.decode(Array(bytes.dropLast())) { Issue.record("truncated entry went undetected") }
   }
 
+  /// An entry written before the container moved to Storage (commit 0b9d614) still reads.
+  @Test func anEntryFromBeforeReads() throws {
+    let bytes = [UInt8](try Data(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/storage/features-v1.feat")))
+    guard case let .success(t) = FeatureCache.decode(bytes) else { Issue.record("old entry rejected"); return }
+    #expect(t.shape == [3, 4] && t.data == (0..<12).map { Float($0) / 4 - 1 })
+    let again = try FeatureCache.encode(t)
+    #expect(Array(again[0..<(12 + 16 + 8)]) == Array(bytes[0..<(12 + 16 + 8)]), "magic, version, rank, shape, raw size")
+  }
+
   @Test func keyDependsOnContentsBackboneSizeAndPreprocessing() throws {
     let dir = try temporaryDirectory("keys")
     let requests = try makeRequests(dir, count: 2, size: 32)

@@ -1,6 +1,7 @@
 import Foundation
 import Storage
 import Testing
+import TestSupport
 @testable import Incremental
 
 /// The checkpoint container: every header byte is checked before anything is allocated from it,
@@ -70,3 +71,20 @@ struct CheckpointFormatTests {
   }
 }
 
+
+/// Files written before the container moved to Storage (Tests/Fixtures/storage, written by
+/// commit 0b9d614) still read, and a new file has the documented layout.
+@Suite("Checkpoint format: files on disk stay readable")
+struct CheckpointCompatibilityTests {
+  @Test func aVersionTwoFileFromBeforeReads() throws {
+    let bytes = [UInt8](try Data(contentsOf: packageRoot.appendingPathComponent("Tests/Fixtures/storage/checkpoint-v2.iumad")))
+    let c = try Checkpoint.decode(bytes)
+    #expect(c.configHash == 0x1234 && c.shapeHash == 0x5678)
+    #expect(c.floats["w"] == (0..<256).map { Float($0) * 0.5 } && c.floats["b"] == [1, -2, 3.25])
+    #expect(c.texts == ["position": #"{"step":0,"epoch":1,"iteration":2}"#])
+    // Re-encoded: the same header fields at the same offsets, and the same payload.
+    let again = try c.encoded()
+    #expect(Array(again[0..<36]) == Array(bytes[0..<36]), "magic, version, hashes, raw size")
+    #expect(try Checkpoint.decode(again).floats == c.floats)
+  }
+}

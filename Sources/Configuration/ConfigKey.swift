@@ -94,9 +94,14 @@ public func yamlQuoted(_ s: String) -> String {
 public protocol ConfigSection {
   static var sectionName: String { get }
   static var keys: [ConfigKey<Self>] { get }
+  /// Keys earlier versions wrote (into run directories and model files) that no longer mean
+  /// anything, with why: accepted and ignored, so those files still read.
+  static var retiredKeys: [String: String] { get }
 }
 
 extension ConfigSection {
+  public static var retiredKeys: [String: String] { [:] }
+
   /// Applies every entry of a YAML mapping; unknown keys and wrong types go to `problems`,
   /// each prefixed with `section.key`.
   public mutating func apply(_ dict: [String: Any], problems: inout [String], skipping: Set<String> = []) {
@@ -106,6 +111,7 @@ extension ConfigSection {
   }
 
   public mutating func set(_ key: String, _ value: Any, problems: inout [String]) {
+    if Self.retiredKeys[key] != nil { return }
     guard let entry = Self.keys.first(where: { $0.key == key }) else {
       problems.append("\(Self.sectionName).\(key): unknown key (known: \(Self.keys.map(\.key).joined(separator: ", ")))")
       return

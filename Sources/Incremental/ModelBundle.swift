@@ -45,9 +45,9 @@ public struct ModelBundle {
       throw RunSetupError(["\(path): not an IUMAD model file (expected the model.safetensors a run writes)"])
     }
     let config = try RunConfig.parse(yaml: yaml, source: "\(path) (embedded config)")
-    var mc = config.model
-    mc.classes = classes.count
-    let model = IBIUMAD(config: mc, seed: config.seed)
+    guard !classes.isEmpty else { throw RunSetupError(["\(path): the model file names no classes"]) }
+    let mc = config.model
+    let model = IBIUMAD(config: mc, classes: classes.count, seed: config.seed)
     var tensors: [String: Tensor] = [:], stats: [String: [Float]] = [:]
     for name in file.names {
       let t = try file.tensor(name, shape: file.shape(of: name)!)

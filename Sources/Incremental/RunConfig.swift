@@ -249,6 +249,7 @@ extension RunConfig {
       """
     func table<S: ConfigSection>(_ value: S) -> String {
       "| key | default | meaning |\n|---|---|---|\n" + S.keys.map { "| `\($0.key)` | `\($0.render(value))` | \($0.help.replacingOccurrences(of: "|", with: "\\|")) |" }.joined(separator: "\n") + "\n"
+        + S.retiredKeys.sorted { $0.key < $1.key }.map { "\nRetired: `\($0.key)` is accepted and ignored (\($0.value)).\n" }.joined()
     }
     out += table(d.model)
     for (name, t) in [("data", table(d.data)), ("backbone", table(d.backbone)), ("train", table(d.train)), ("eval", table(d.eval))] {

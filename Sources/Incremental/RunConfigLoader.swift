@@ -116,9 +116,7 @@ extension RunConfig {
   /// Checks that need no filesystem: value ranges and the model's own consistency.
   func staticProblems() -> [String] {
     var p: [String] = []
-    var m = model
-    m.classes = max(m.classes, 1)
-    p += m.problems()
+    p += model.problems()
     // The backbone fixes the feature width: a mismatch is known without loading anything.
     if let net = try? EfficientNetConfig.named(backbone.name) {
       if net.neckChannels != model.featureChannels {

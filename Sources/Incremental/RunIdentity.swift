@@ -1,6 +1,7 @@
 import Storage
 import Datasets
 import Foundation
+import Model
 
 /// What makes two invocations the same run: the resolved configuration and the data it reads.
 /// A run directory holds one run (`RUN/run.json`); checkpoints carry the identity they were
@@ -96,7 +97,7 @@ public struct RunIdentity: Codable, Equatable, Sendable {
     // unless the default has changed since (`behaviourBeforeKey`).
     let defaults = flatten(RunConfig().yaml())
     func before(_ key: String) -> String? { a[key] ?? behaviourBeforeKey[key] ?? defaults[key] }
-    return Set(a.keys).union(b.keys).sorted().filter { before($0) != b[$0] }.map { key in
+    return Set(a.keys).union(b.keys).subtracting(retiredKeys).sorted().filter { before($0) != b[$0] }.map { key in
       let was = a[key] ?? behaviourBeforeKey[key].map { "\($0) (before the key existed)" } ?? "(absent)"
       return "\(key): \(was) → \(b[key] ?? "(absent)")"
     }
@@ -104,6 +105,9 @@ public struct RunIdentity: Codable, Equatable, Sendable {
 
   /// Keys added with a default that differs from what earlier versions did.
   static let behaviourBeforeKey = ["train.clip_scope": "global"]
+
+  /// Keys earlier versions wrote that no longer mean anything: never a difference.
+  static let retiredKeys = Set(ModelConfig.retiredKeys.keys.map { "\(ModelConfig.sectionName).\($0)" })
 
   /// `section.key` → value lines of a resolved YAML (`RunConfig.yaml()` writes one key per line).
   static func flatten(_ yaml: String) -> [String: String] {

@@ -72,8 +72,10 @@ public struct SeedRuns {
   func finishedMetrics(_ config: RunConfig, in dir: URL) throws -> String {
     guard launcher.resume != .never, let done = RunCompletion.read(in: dir) else { return "" }
     let identity = RunIdentity(config: config, samples: DataPipeline.scan(config).samples)
-    guard done.configHash == identity.hash else {
-      let differences = (try? RunIdentity.read(in: dir)).flatMap { $0.map(identity.differences(from:)) } ?? []
+    // Another hash with no difference key by key: written by a version with other (retired) keys.
+    let differences = done.configHash == identity.hash ? [] : (try? RunIdentity.read(in: dir)).flatMap { $0.map(identity.differences(from:)) }
+    guard differences?.isEmpty ?? false else {
+      let differences = differences ?? []
       throw RunSetupError(["\(dir.path) holds a run finished with another configuration or data"
         + (differences.isEmpty ? "" : ":\n    " + differences.joined(separator: "\n    "))
         + "\n  choose another output directory, or --resume never to train it again"])

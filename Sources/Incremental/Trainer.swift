@@ -45,12 +45,8 @@ public final class IncrementalTrainer {
   public private(set) var lossCurves: [String: [Double]] = [:]
 
   public init(config: RunConfig, classes: Int) {
-    var mc = config.model
-    mc.classes = classes
-    var c = config
-    c.model = mc
-    self.config = c
-    model = IBIUMAD(config: mc, seed: config.seed)
+    self.config = config
+    model = IBIUMAD(config: config.model, classes: classes, seed: config.seed)
     compression = CompressionLoss(capacity: config.train.compressionBuffer)
     adam = AdamW(params: model.parameters, learningRate: config.train.lr, betas: (config.train.beta1, config.train.beta2),
                  weightDecay: config.train.weightDecay)

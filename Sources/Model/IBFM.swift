@@ -56,12 +56,12 @@ struct IBFM {
   let ibProj, ibOut: Linear
   let headFused, headBottleneck: Linear
 
-  init(_ s: ParameterStore, _ c: ModelConfig, rng: inout RNG) {
+  init(_ s: ParameterStore, _ c: ModelConfig, classes: Int, rng: inout RNG) {
     fusion = Fusion(s, "ibfm.fusion", c, rng: &rng)
     ibProj = Linear(s, "ibfm.ib_proj", 2 * c.hidden, c.ibDim, rng: &rng)
     ibOut = Linear(s, "ibfm.ib_out", c.ibDim, c.featureChannels, gain: c.outputGain, rng: &rng)
-    headFused = Linear(s, "heads.fused", 2 * c.hidden, c.classes, rng: &rng)
-    headBottleneck = Linear(s, "heads.bottleneck", c.featureChannels, c.classes, rng: &rng)
+    headFused = Linear(s, "heads.fused", 2 * c.hidden, classes, rng: &rng)
+    headBottleneck = Linear(s, "heads.bottleneck", c.featureChannels, classes, rng: &rng)
   }
 
   func callAsFunction(_ f1: Tensor, _ f2: Tensor, _ ctx: inout ForwardContext) -> FusionOutput {

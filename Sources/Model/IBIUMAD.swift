@@ -43,6 +43,8 @@ public struct LossWeights: Codable, Equatable, Sendable {
 /// IB-IUMAD: per-modality MRN and Mamba decoder, IBFM on top (SPEC §6).
 public final class IBIUMAD {
   public let config: ModelConfig
+  /// Object classes K: the width of every label head.
+  public let classes: Int
   public let parameters: ParameterStore
   let mrn: [Modality: ReconstructionNetwork]
   let mamba: [Modality: MambaDecoder]
@@ -56,11 +58,13 @@ public final class IBIUMAD {
   /// Good-image statistics of the map sources (`map_normalization`), measured after each step.
   public var mapStatistics: MapStatistics?
 
-  /// Builds the model with parameters drawn from `seed`, registered in a fresh store.
-  public init(config c: ModelConfig, seed: UInt64) {
-    let problems = c.problems()
+  /// Builds the model for `classes` object classes (the label heads' width: a run's whole class
+  /// list, known from its schedule) with parameters drawn from `seed`, in a fresh store.
+  public init(config c: ModelConfig, classes: Int, seed: UInt64) {
+    let problems = c.problems() + (classes >= 1 ? [] : ["classes: \(classes) must be at least 1"])
     check(problems.isEmpty, "IBIUMAD: invalid model config:\n  " + problems.joined(separator: "\n  "))
     config = c
+    self.classes = classes
     let store = ParameterStore()
     parameters = store
     // Each module draws from its own named stream, so switching one module on or off leaves
@@ -71,13 +75,13 @@ public final class IBIUMAD {
       mrn[m] = ReconstructionNetwork(store, "mrn.\(m.rawValue)", c, rng: &r1)
       if c.mamba {
         var r2 = RNG(seed: seed, name: "mamba.\(m.rawValue)")
-        mamba[m] = MambaDecoder(store, "mamba.\(m.rawValue)", c, rng: &r2)
+        mamba[m] = MambaDecoder(store, "mamba.\(m.rawValue)", c, classes: classes, rng: &r2)
       }
     }
     self.mrn = mrn
     self.mamba = mamba
     var r3 = RNG(seed: seed, name: "ibfm")
-    ibfm = c.ibfm ? IBFM(store, c, rng: &r3) : nil
+    ibfm = c.ibfm ? IBFM(store, c, classes: classes, rng: &r3) : nil
   }
 
   /// The module a parameter belongs to (`train.clip_scope`): "mrn.rgb", "mamba.depth", "ibfm", and

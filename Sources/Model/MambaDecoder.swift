@@ -144,7 +144,7 @@ public struct MambaDecoder {
   let classifier: Linear
   let config: ModelConfig
 
-  init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
+  init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, classes: Int, rng: inout RNG) {
     config = c
     patchWeight = s.xavierUniform("\(p).patch_embed.weight", [c.mambaChannels, 3, c.mambaPatch, c.mambaPatch], rng: &rng)
     patchBias = s.zeros("\(p).patch_embed.bias", [c.mambaChannels])
@@ -154,7 +154,7 @@ public struct MambaDecoder {
     // Zero-initialised: at initialisation every c_i = 1 and the MRN is exactly UniAD/IUF.
     conditions = (0..<c.encoderLayers).map { Linear(s, "\(p).cond.\($0)", c.mambaChannels, c.hidden, zeroInit: true, rng: &rng) }
     classifierNorm = LayerNorm(s, "\(p).classifier_norm", c.mambaChannels)
-    classifier = Linear(s, "\(p).classifier", c.mambaChannels, c.classes, rng: &rng)
+    classifier = Linear(s, "\(p).classifier", c.mambaChannels, classes, rng: &rng)
   }
 
   /// image [B, 3, S, S] (the preprocessed input of this modality).

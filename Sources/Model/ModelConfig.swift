@@ -120,9 +120,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
   public var embeddingInit: EmbeddingInit = .sincos
   public var positionAmplitude: Float = 3
   public var decoderAttentionInit: DecoderAttentionInit = .tied
-  /// Number of object classes K (label heads); set from the schedule's class list.
-  public var classes: Int = 10
-
   public init() {}
 
   public var grid: Int { inputSize / featureStride }
@@ -176,7 +173,6 @@ public struct ModelConfig: Codable, Equatable, Sendable {
     need(encoderLayers >= 1 && decoderLayers >= 1, "model.encoder_layers/decoder_layers: need at least 1 each, got \(encoderLayers)/\(decoderLayers)")
     need(dropout >= 0 && dropout < 1, "model.dropout: \(dropout) is not in [0, 1)")
     need(!modalities.isEmpty && Set(modalities).count == modalities.count, "model.modalities: \(modalities.map(\.rawValue)) must be rgb, depth or both, once each")
-    need(classes >= 1, "model.classes: \(classes) must be at least 1")
     if mamba {
       need(inputSize % mambaPatch == 0 && mambaGrid % 2 == 0,
            "model.mamba_patch: input_size \(inputSize) / patch \(mambaPatch) must give an even grid (ES2D splits it into 2×2 sub-grids)")

@@ -51,8 +51,11 @@ extension ModelConfig: ConfigSection {
     .choice("embedding_init", \.embeddingInit, "MRN positions and learned queries at the start: uniad (U[0,1) per row/column, queries N(0,1)) | sincos (2-D sine–cosine × position_amplitude, queries N(0,1)) | xavier"),
     .float("position_amplitude", \.positionAmplitude, "amplitude of the sincos position embedding", .nonNegative),
     .choice("decoder_attention_init", \.decoderAttentionInit, "MRN decoder attention: xavier | tied (k_proj starts equal to q_proj)"),
-    .int("classes", \.classes, "number of classes K (set from the schedule's class list)", min: 1),
   ]
+
+  /// The class count K is the model's constructor argument (`IBIUMAD(config:classes:seed:)`),
+  /// taken from the schedule's class list; configs written before that still carry the key.
+  public static let retiredKeys = ["classes": "the class count comes from the schedule's class list"]
 
   /// A config from a `model:` mapping: `preset` (tiny, demo, paper) first, then each key.
   public static func from(_ dict: [String: Any], problems: inout [String]) -> ModelConfig {

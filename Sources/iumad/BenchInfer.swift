@@ -24,11 +24,10 @@ struct BenchInfer: ParsableCommand {
   @OptionGroup var bench: BenchOptions
 
   func run() throws {
-    guard var c = ModelConfig.preset(preset) else { throw ValidationError("--preset: unknown preset '\(preset)' (tiny, demo, paper)") }
+    guard let c = ModelConfig.preset(preset) else { throw ValidationError("--preset: unknown preset '\(preset)' (tiny, demo, paper)") }
     guard batch > 0, repeats > 0 else { throw ValidationError("--batch and --repeats must be positive") }
     bench.applyThreads()
-    c.classes = 10
-    let model = IBIUMAD(config: c, seed: 0)
+    let model = IBIUMAD(config: c, classes: 10, seed: 0)
     let arch = c.featureChannels == 272 ? "efficientnet-b4" : "efficientnet-lite0"
     let extractor = try FeatureExtractor(backbone: .random(config: try EfficientNetConfig.named(arch)), inputSize: c.inputSize)
     func maps(_ input: ModelInput) -> [Float] {

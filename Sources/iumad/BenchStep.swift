@@ -95,16 +95,15 @@ final class StepProbe {
   let optimizer: AdamW
 
   init(preset: String, batch: Int) {
-    var c = ModelConfig.preset(preset)!
-    c.classes = 10
-    model = IBIUMAD(config: c, seed: 0)
+    let c = ModelConfig.preset(preset)!, classes = 10  // MVTec 3D-AD's
+    model = IBIUMAD(config: c, classes: classes, seed: 0)
     var rng = RNG(seed: 7)
     var f: [Modality: Tensor] = [:], im: [Modality: Tensor] = [:]
     for m in c.modalities {
       f[m] = Tensor(randn: [batch, c.tokens, c.featureChannels], rng: &rng)
       im[m] = Tensor(randn: [batch, 3, c.inputSize, c.inputSize], rng: &rng)
     }
-    input = ModelInput(features: f, images: im, labels: (0..<batch).map { $0 % c.classes })
+    input = ModelInput(features: f, images: im, labels: (0..<batch).map { $0 % classes })
     optimizer = AdamW(params: model.parameters, learningRate: 1e-4, weightDecay: 1e-4)
   }
 

@@ -23,9 +23,13 @@ struct ModelOptions: ParsableArguments {
   @Option(help: "Seed for the parameter initialisation.")
   var seed: UInt64 = 0
 
+  @Option(help: "Object classes K: the label heads' width (a run takes it from its schedule's class list).")
+  var classes: Int = 10
+
   /// The model of the config's `model:` section, read exactly as `iumad train` reads it.
   func build() throws -> IBIUMAD {
-    do { return IBIUMAD(config: try RunConfig.load(path: config, overrides: overrides).model, seed: seed) } catch let e as ConfigError {
+    guard classes >= 1 else { throw ValidationError("--classes must be at least 1, got \(classes)") }
+    do { return IBIUMAD(config: try RunConfig.load(path: config, overrides: overrides).model, classes: classes, seed: seed) } catch let e as ConfigError {
       throw InputError(e.description)
     }
   }

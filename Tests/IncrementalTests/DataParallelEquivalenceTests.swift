@@ -12,9 +12,8 @@ import TestSupport
 struct DataParallelEquivalenceTests {
   @Test func halfBatchesSumToTheWholeBatch() {
     var c = ModelConfig.tiny
-    c.classes = 2
     c.dropout = 0
-    let model = IBIUMAD(config: c, seed: 4)
+    let model = IBIUMAD(config: c, classes: 2, seed: 4)
     func grads(_ parts: [[Int]], _ input: ModelInput) -> [String: [Float]] {
       var sum: [String: [Float]] = [:]
       for idx in parts {
@@ -32,7 +31,7 @@ struct DataParallelEquivalenceTests {
       }
       return sum
     }
-    let input = makeInput(c, batch: 4, seed: 3)
+    let input = makeInput(c, classes: 2, batch: 4, seed: 3)
     let whole = grads([[0, 1, 2, 3]], input), halves = grads([[0, 1], [2, 3]], input)
     for (n, g) in whole {
       let scale = max(g.map(abs).max() ?? 0, 1e-8)

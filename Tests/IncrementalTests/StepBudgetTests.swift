@@ -50,4 +50,14 @@ struct StepBudgetTests {
     let scaled = try RunConfig.parse(yaml: "model: {preset: tiny}\ntrain: {epochs_base: 3, lr_scaling: sqrt}", source: "a.yaml").yaml()
     #expect(RunIdentity.configDifferences(from: older, to: scaled) == ["train.lr_scaling: (absent) → sqrt"])
   }
+
+  /// `model.classes` is the model's constructor argument now: configs and model files that still
+  /// carry it read, and it is never a difference between runs.
+  @Test func retiredKeysAreAcceptedAndNeverADifference() throws {
+    let now = try RunConfig.parse(yaml: "model: {preset: tiny}", source: "a.yaml")
+    let withClasses = try RunConfig.parse(yaml: "model: {preset: tiny, classes: 3}", source: "old/config.yaml")
+    #expect(withClasses == now && RunIdentity.flatten(now.yaml())["model.classes"] == nil)
+    let older = now.yaml().replacingOccurrences(of: "  decoder_attention_init: tied\n", with: "  decoder_attention_init: tied\n  classes: 3\n")
+    #expect(older != now.yaml() && RunIdentity.configDifferences(from: older, to: now.yaml()).isEmpty)
+  }
 }

@@ -76,7 +76,7 @@ struct AnomalyMapVariantTests {
 
   /// A tiny model, a batch of two and its eval forward output.
   static func forward(seed: UInt64 = 3, inputSeed: UInt64 = 8) -> (model: IBIUMAD, input: ModelInput, out: ModelOutput) {
-    let model = IBIUMAD(config: .tiny, seed: seed)
+    let model = IBIUMAD(config: .tiny, classes: 10, seed: seed)
     let input = makeInput(.tiny, batch: 2, seed: inputSeed)
     var ctx = ForwardContext.eval
     return (model, input, model.forward(input, &ctx))
@@ -173,7 +173,7 @@ struct AnomalyMapVariantTests {
   // MARK: measuring map statistics
 
   @Test func measureMapStatisticsOverTwoBatchesEqualsHandStatistics() {
-    let model = IBIUMAD(config: .tiny, seed: 4)
+    let model = IBIUMAD(config: .tiny, classes: 10, seed: 4)
     let c = model.config.featureChannels
     let sources: [MapSource] = [.fused, .rgb, .depth]
     let residuals = [makeInput(.tiny, batch: 2, seed: 20), makeInput(.tiny, batch: 3, seed: 30)].map { input -> SourceResiduals in
@@ -226,7 +226,7 @@ struct AnomalyMapVariantTests {
     let features: [Modality: ChannelStatistics] = [.rgb: statistics(rgbGood, channels: c), .depth: statistics(depthGood, channels: c)]
     let refs: [Modality: (mean: [Double], variance: [Double])] = [.rgb: twoPass(rgbGood, channels: c), .depth: twoPass(depthGood, channels: c)]
 
-    let model = IBIUMAD(config: .tiny, seed: 5)
+    let model = IBIUMAD(config: .tiny, classes: 10, seed: 5)
     var ctx = ForwardContext.eval
     let raw = model.forward(input, &ctx)
     for m in Modality.allCases {
@@ -260,7 +260,7 @@ struct AnomalyMapVariantTests {
     // standardize_features off: statistics are kept but the targets and losses stay raw.
     var off = ModelConfig.tiny
     off.standardizeFeatures = false
-    let plain = IBIUMAD(config: off, seed: 5)
+    let plain = IBIUMAD(config: off, classes: 10, seed: 5)
     plain.featureStatistics = features
     var ctx3 = ForwardContext.eval
     let plainOut = plain.forward(input, &ctx3)

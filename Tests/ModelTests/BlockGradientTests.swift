@@ -58,7 +58,7 @@ struct BlockGradientTests {
   @Test func mambaDecoderConditionsAndLogits() {
     var rng = RNG(seed: 13)
     let s = ParameterStore()
-    let dec = MambaDecoder(s, "mamba", c, rng: &rng)
+    let dec = MambaDecoder(s, "mamba", c, classes: 10, rng: &rng)
     // Non-zero condition weights so the condition path carries gradient.
     for l in dec.conditions { l.weight.assign(randn(l.weight.shape, seed: 14, std: 0.2).data) }
     let image = randn([1, 3, c.inputSize, c.inputSize], seed: 15)
@@ -75,7 +75,7 @@ struct BlockGradientTests {
     cfg.fusion = kind
     var rng = RNG(seed: 16)
     let s = ParameterStore()
-    let m = IBFM(s, cfg, rng: &rng)
+    let m = IBFM(s, cfg, classes: 10, rng: &rng)
     let f1 = randn([2, cfg.tokens, 2 * cfg.hidden], seed: 17), f2 = randn([2, cfg.tokens, 2 * cfg.hidden], seed: 18)
     checkGradient("IBFM \(kind.rawValue)", [f1, f2, m.ibProj.weight, m.headFused.weight], eps: 3e-3) {
       var ctx = deterministicTraining
@@ -86,12 +86,11 @@ struct BlockGradientTests {
 
   @Test func fullLossOnTinyConfig() {
     var cfg = c
-    cfg.classes = 3
-    let model = IBIUMAD(config: cfg, seed: 3)
+    let model = IBIUMAD(config: cfg, classes: 3, seed: 3)
     for name in model.parameters.names where name.contains(".cond.") {
       model.parameters[name]!.assign(randn(model.parameters[name]!.shape, seed: 19, std: 0.1).data)
     }
-    let input = makeInput(cfg, batch: 2, seed: 20)
+    let input = makeInput(cfg, classes: 3, batch: 2, seed: 20)
     let probe = ["mrn.rgb.input_proj.weight", "mrn.depth.encoder.1.linear2.weight", "mrn.rgb.decoder.0.query_embed",
                  "mamba.rgb.cond.0.weight", "mamba.depth.blocks.1.essm.s6.2.dt_proj.weight", "mamba.rgb.classifier.weight",
                  "ibfm.fusion.attn.q_proj.weight", "ibfm.ib_out.weight", "heads.bottleneck.weight"]

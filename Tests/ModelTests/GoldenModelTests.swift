@@ -23,11 +23,10 @@ struct GoldenModelTests {
     let file = try SafeTensorsFile(path: url.path)
     fixture = try Dictionary(uniqueKeysWithValues: file.names.map { ($0, try file.tensor($0, shape: file.shape(of: $0)!)) })
     var c = ModelConfig.tiny
-    c.classes = 3
     // The fixture's map is the paper's fused residual, unnormalised.
     c.anomalyMap = .fused
     c.mapNormalization = .none
-    model = IBIUMAD(config: c, seed: 5)
+    model = IBIUMAD(config: c, classes: 3, seed: 5)
     try model.parameters.load(fixture, prefix: "param/")
     let t = fixture
     input = ModelInput(

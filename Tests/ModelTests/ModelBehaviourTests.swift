@@ -25,7 +25,7 @@ struct ModelBehaviourTests {
   @Test func mambaOffHasNoMambaParameters() {
     var c = ModelConfig.tiny
     c.mamba = false
-    let model = IBIUMAD(config: c, seed: 1)
+    let model = IBIUMAD(config: c, classes: 10, seed: 1)
     #expect(!model.parameters.names.contains { $0.hasPrefix("mamba.") })
     var ctx = ForwardContext.eval
     let out = model.forward(makeInput(c, batch: 1, seed: 2), &ctx)
@@ -39,8 +39,8 @@ struct ModelBehaviourTests {
     off.mamba = false
     let input = makeInput(.tiny, batch: 2, seed: 3)
     var ctx1 = ForwardContext.eval, ctx2 = ForwardContext.eval
-    let a = IBIUMAD(config: .tiny, seed: 7).forward(input, &ctx1)
-    let b = IBIUMAD(config: off, seed: 7).forward(input, &ctx2)
+    let a = IBIUMAD(config: .tiny, classes: 10, seed: 7).forward(input, &ctx1)
+    let b = IBIUMAD(config: off, classes: 10, seed: 7).forward(input, &ctx2)
     for m in Modality.allCases {
       #expect(a.reconstructions[m]!.reconstruction.data == b.reconstructions[m]!.reconstruction.data)
       #expect(a.mamba[m]!.conditions.allSatisfy { $0.data.allSatisfy { $0 == 1 } })
@@ -51,7 +51,7 @@ struct ModelBehaviourTests {
   @Test func iufBaselineSwitches() {
     var c = ModelConfig.tiny
     c.mamba = false; c.ibfm = false; c.anomalyMap = .modal
-    let model = IBIUMAD(config: c, seed: 1)
+    let model = IBIUMAD(config: c, classes: 10, seed: 1)
     #expect(!model.parameters.names.contains { $0.hasPrefix("ibfm.") || $0.hasPrefix("heads.") || $0.hasPrefix("mamba.") })
     let input = makeInput(c, batch: 1, seed: 4)
     var ctx = ForwardContext.eval
@@ -71,9 +71,8 @@ struct ModelBehaviourTests {
 
   @Test func twoHundredAdamWStepsFitOneBatch() {
     var c = ModelConfig.tiny
-    c.classes = 2
-    let model = IBIUMAD(config: c, seed: 11)
-    let input = makeInput(c, batch: 2, seed: 12)
+    let model = IBIUMAD(config: c, classes: 2, seed: 11)
+    let input = makeInput(c, classes: 2, batch: 2, seed: 12)
     let opt = AdamW(params: model.parameters, learningRate: 2e-3, weightDecay: 0)
     var first: Float = 0, last: Float = 0
     for step in 0..<200 {
@@ -92,7 +91,7 @@ struct ModelBehaviourTests {
     var c = ModelConfig.tiny
     c.anomalyMap = .fused
     c.mapNormalization = .none
-    let model = IBIUMAD(config: c, seed: 2)
+    let model = IBIUMAD(config: c, classes: 10, seed: 2)
     let input = makeInput(.tiny, batch: 2, seed: 5)
     var ctx = ForwardContext.eval
     let maps = model.anomalyMaps(model.forward(input, &ctx), blurSigma: 4)

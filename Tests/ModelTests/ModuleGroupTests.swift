@@ -6,8 +6,7 @@ import Testing
 struct ModuleGroupTests {
   @Test func everyParameterBelongsToOneModule() {
     var c = ModelConfig.tiny
-    c.classes = 3
-    let model = IBIUMAD(config: c, seed: 1)
+    let model = IBIUMAD(config: c, classes: 3, seed: 1)
     let modules = Set(model.parameters.names.map(IBIUMAD.module(of:)))
     #expect(modules == ["mrn.rgb", "mrn.depth", "mamba.rgb", "mamba.depth", "ibfm", "heads.fused", "heads.bottleneck"])
     #expect(IBIUMAD.module(of: "mrn.rgb.encoder.0.linear2.weight") == "mrn.rgb")

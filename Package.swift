@@ -43,21 +43,28 @@ let package = Package(
     .target(name: "Backbone", dependencies: ["Tensor", "Storage"], swiftSettings: swiftSettings),
     .target(name: "Metrics", dependencies: ["ImageIO", "Datasets"], swiftSettings: swiftSettings),
     .target(name: "Cluster", dependencies: ["Tensor", "CMPI"], swiftSettings: swiftSettings),
+    // The training algorithm (SPEC §7): its configuration, the trainer, projection, compression
+    // loss and the checkpoint it saves its state into.
     .target(
       name: "Incremental",
-      dependencies: ["Tensor", "Model", "Datasets", "ImageIO", "Backbone", "Storage", "Metrics", "Configuration", "Cluster",
-                     .product(name: "Yams", package: "Yams")],
+      dependencies: ["Tensor", "Model", "Datasets", "Backbone", "Storage", "Metrics", "Configuration", "Cluster"],
       swiftSettings: swiftSettings),
-    // The training-free PatchCore baseline: the run pipeline and evaluation of Incremental,
+    // Runs of it: data pipeline, run directory and identity, checkpoints on disk, evaluation per
+    // step, seeds, studies, model files and inference.
+    .target(
+      name: "Runs",
+      dependencies: ["Incremental", "Tensor", "Model", "Datasets", "ImageIO", "Backbone", "Storage", "Metrics", "Configuration", "Cluster"],
+      swiftSettings: swiftSettings),
+    // The training-free PatchCore baseline: the run pipeline and evaluation of Runs,
     // nearest neighbours instead of a trained model.
     .target(
       name: "Baseline",
-      dependencies: ["Tensor", "Model", "Datasets", "Metrics", "Incremental"],
+      dependencies: ["Tensor", "Model", "Datasets", "Metrics", "Incremental", "Runs"],
       swiftSettings: swiftSettings),
     .executableTarget(
       name: "iumad",
       dependencies: [
-        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Configuration", "Cluster", "Baseline",
+        "Tensor", "Model", "ImageIO", "Datasets", "Backbone", "Metrics", "Incremental", "Runs", "Configuration", "Cluster", "Baseline",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Yams", package: "Yams"),
       ],
@@ -71,7 +78,7 @@ let package = Package(
     .testTarget(name: "ClusterTests", dependencies: ["Cluster", "Tensor"]),
     .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
-    .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Backbone", "Storage", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
+    .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Runs", "Backbone", "Storage", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor", "TestSupport"]),
     .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),

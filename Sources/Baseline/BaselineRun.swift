@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import Incremental
+import Runs
 import Metrics
 import Model
 import Tensor

@@ -8,6 +8,12 @@ import Model
 public struct ConfigError: Error, CustomStringConvertible {
   public let source: String
   public let problems: [String]
+
+  public init(source: String, problems: [String]) {
+    self.source = source
+    self.problems = problems
+  }
+
   public var description: String {
     "\(source): \(problems.count) configuration problem(s):\n  " + problems.joined(separator: "\n  ")
   }
@@ -114,7 +120,7 @@ extension RunConfig {
   }
 
   /// Checks that need no filesystem: value ranges and the model's own consistency.
-  func staticProblems() -> [String] {
+  public func staticProblems() -> [String] {
     var p: [String] = []
     p += model.problems()
     // The backbone fixes the feature width: a mismatch is known without loading anything.

@@ -18,6 +18,12 @@ public struct StepPlan: Equatable, Sendable {
   public let classes: [String]
   public let epochs: Int
   public var isBase: Bool { index == 0 }
+
+  public init(index: Int, classes: [String], epochs: Int) {
+    self.index = index
+    self.classes = classes
+    self.epochs = epochs
+  }
 }
 
 /// What the trainer reports after each iteration (rank 0 turns it into a progress line).

@@ -44,7 +44,7 @@ extension IncrementalTrainer {
   }
 
   /// Evaluation-mode forward passes over `data` in batches, in order.
-  func forEachOutput(_ data: PreparedSet, batchSize: Int, _ body: (ModelOutput) throws -> Void) rethrows {
+  public func forEachOutput(_ data: PreparedSet, batchSize: Int, _ body: (ModelOutput) throws -> Void) rethrows {
     let mc = model.config
     try GradMode.withoutGrad {
       for start in stride(from: 0, to: data.count, by: batchSize) {

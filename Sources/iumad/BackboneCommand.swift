@@ -4,6 +4,7 @@ import Datasets
 import Foundation
 import ImageIO
 import Incremental
+import Runs
 import Tensor
 
 struct BackboneCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Baseline
 import Cluster
 import Foundation
 import Incremental
+import Runs
 import Tensor
 
 struct BaselineCommand: ParsableCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Incremental
+import Runs
 
 struct ConfigCommand: ParsableCommand {
   static let configuration = CommandConfiguration(

@@ -3,6 +3,7 @@ import Datasets
 import Foundation
 import ImageIO
 import Incremental
+import Runs
 import Metrics
 
 extension EvaluationProtocol: ExpressibleByArgument {}

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import ImageIO
 import Incremental
+import Runs
 import Metrics
 
 struct InferCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Backbone
 import Foundation
 import Incremental
+import Runs
 import Model
 import Tensor
 

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Foundation
 import Incremental
+import Runs
 import Tensor
 
 /// The options of every command that runs a configuration on a dataset (`train`, `study`,

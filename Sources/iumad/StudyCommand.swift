@@ -1,6 +1,7 @@
 import ArgumentParser
 import Foundation
 import Incremental
+import Runs
 import Tensor
 
 struct StudyCommand: ParsableCommand {

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cluster
 import Foundation
 import Incremental
+import Runs
 import Tensor
 
 struct TrainCommand: ParsableCommand {

@@ -3,6 +3,7 @@ import Storage
 import Testing
 import TestSupport
 @testable import Incremental
+@testable import Runs
 
 /// The checkpoint container: every header byte is checked before anything is allocated from it,
 /// version 1 files still read, rotation by position, and write errors carry the system's reason.

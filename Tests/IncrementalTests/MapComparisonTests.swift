@@ -1,6 +1,7 @@
 import Testing
 
 @testable import Incremental
+@testable import Runs
 @testable import Model
 
 @Suite("eval.compare_maps: the map variants compared")

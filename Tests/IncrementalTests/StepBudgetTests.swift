@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import Incremental
+@testable import Runs
 
 @Suite("Step budget: global batch, iterations and learning-rate scaling")
 struct StepBudgetTests {

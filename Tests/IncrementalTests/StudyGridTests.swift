@@ -3,6 +3,7 @@ import Metrics
 import Testing
 
 @testable import Incremental
+@testable import Runs
 @testable import Model
 
 /// The study grid built from `--grid` axes.

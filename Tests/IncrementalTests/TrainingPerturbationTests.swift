@@ -4,6 +4,7 @@ import TestSupport
 
 @testable import Datasets
 @testable import Incremental
+@testable import Runs
 @testable import Model
 
 /// `perturb.*` applied to a step's training samples: donors, determinism, the test split, and

@@ -1,4 +1,5 @@
 import Foundation
+import Incremental
 
 /// Where a run is in its schedule: the next (step, epoch, iteration) to train.
 public struct RunPosition: Codable, Comparable, CustomStringConvertible, Sendable {

@@ -1,4 +1,5 @@
 import Foundation
+import Incremental
 import Metrics
 
 /// One axis of a study grid, `--grid KEY=v1,v2,…`: any `--set` key (`perturb.spurious`,

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Incremental
 import Metrics
 
 /// The same schedule trained once per seed (`seeds: [..]` or `--seeds N`), one seed after

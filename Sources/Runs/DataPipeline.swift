@@ -2,6 +2,7 @@ import Backbone
 import Cluster
 import Datasets
 import Foundation
+import Incremental
 import Model
 import Tensor
 

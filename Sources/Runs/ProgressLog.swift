@@ -1,4 +1,5 @@
 import Foundation
+import Incremental
 
 /// Progress of a long run: a one-line status on a terminal (rewritten in place), and plain
 /// lines in `train.log` (and on stderr when it is not a terminal) at most every few seconds and

@@ -1,5 +1,6 @@
 import Cluster
 import Foundation
+import Incremental
 import Metrics
 
 /// One run into its directory, the way `iumad train` does it and each seed of a multi-seed run

@@ -1,4 +1,5 @@
 import Foundation
+import Incremental
 import Metrics
 
 /// `iumad study`: every cell of a `StudyGrid` as a multi-seed run (`SeedRuns`) in

@@ -1,4 +1,5 @@
 import Foundation
+import Incremental
 
 /// `RUN/finished.json`: written by rank 0 once a run has trained and evaluated every step of its
 /// schedule. Multi-seed runs and studies skip a run directory holding one for the same

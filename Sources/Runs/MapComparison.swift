@@ -1,6 +1,7 @@
 import Datasets
 import Foundation
 import ImageIO
+import Incremental
 import Metrics
 import Model
 import Tensor

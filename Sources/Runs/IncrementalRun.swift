@@ -2,6 +2,7 @@ import Cluster
 import Datasets
 import Foundation
 import ImageIO
+import Incremental
 import Metrics
 import Model
 import Tensor

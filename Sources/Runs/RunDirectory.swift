@@ -1,4 +1,5 @@
 import Foundation
+import Incremental
 
 /// A run directory claimed for one run (rank 0, before anything of the run is written there).
 ///

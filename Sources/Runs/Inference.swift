@@ -2,6 +2,7 @@ import Backbone
 import Datasets
 import Foundation
 import ImageIO
+import Incremental
 import Model
 import Tensor
 

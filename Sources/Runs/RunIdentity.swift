@@ -1,7 +1,8 @@
-import Storage
 import Datasets
 import Foundation
+import Incremental
 import Model
+import Storage
 
 /// What makes two invocations the same run: the resolved configuration and the data it reads.
 /// A run directory holds one run (`RUN/run.json`); checkpoints carry the identity they were

@@ -1,5 +1,6 @@
 import Backbone
 import Foundation
+import Incremental
 import Model
 import Tensor
 

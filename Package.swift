@@ -79,6 +79,7 @@ let package = Package(
     .testTarget(name: "StorageTests", dependencies: ["Storage"]),
     .testTarget(name: "ModelTests", dependencies: ["Model", "Tensor", "Backbone", "TestSupport"]),
     .testTarget(name: "IncrementalTests", dependencies: ["Incremental", "Runs", "Backbone", "Storage", "Cluster", "Datasets", "Model", "Tensor", "TestSupport"]),
+    .testTarget(name: "RunsTests", dependencies: ["Runs", "Incremental", "Metrics", "Datasets", "Model", "TestSupport"]),
     .testTarget(name: "ImageIOTests", dependencies: ["ImageIO"], resources: [.copy("../Fixtures/imageio")]),
     .testTarget(name: "DatasetsTests", dependencies: ["Datasets", "ImageIO", "Tensor", "TestSupport"]),
     .testTarget(name: "BackboneTests", dependencies: ["Backbone", "Tensor", "TestSupport"]),

@@ -7,7 +7,8 @@
 #            other classes, textures and defect kinds, smaller defects); fixed seeds
 #   runs     configs/demo.yaml as shipped, schedules 10-0 and 6-1x4, plus `iumad baseline`
 #            (PatchCore) on the same features
-#   table    I-AUROC, P-AUROC, P-AUROC on object pixels only, AUPRO, FM, wall time
+#   table    I-AUROC, P-AUROC, P-AUROC on object pixels only, AUPRO, FM, wall time, and time to
+#            quality: base-step training until the first evaluated epoch at I-AUROC 0.9
 #            (Scripts/quality_table.py) → $IUMAD_QUALITY_DIR/quality.md
 #
 # IUMAD_QUALITY_DIR (default runs/quality) keeps data and feature cache between invocations;

@@ -2,7 +2,9 @@
 """The table of Scripts/quality.sh: one row per run directory (a trained model or `iumad baseline`).
 
 Reads each run's metrics.json (mean I-AUROC, P-AUROC, AUPRO after the last step; FM of I-AUROC),
-finished.json / baseline.json (wall time) and the anomaly maps the run wrote for its last step,
+finished.json / baseline.json (wall time), learning-curves.json and train.log (time to quality:
+base-step training until the first evaluated epoch at I-AUROC 0.9) and the anomaly maps the run
+wrote for its last step,
 and adds **P-AUROC on object pixels only**: a map that merely lights up the object scores well on
 plain P-AUROC because most defect-free pixels are background; restricted to the object, only a
 map that rises at the defect does. The object mask comes from the test image's own xyz: pixels
@@ -13,6 +15,7 @@ Usage: quality_table.py LABEL=RUN_DIR [LABEL=RUN_DIR ...]  (numpy only)
 """
 import json
 import os
+import re
 import sys
 
 import numpy as np
@@ -90,6 +93,36 @@ def object_pixel_pauroc(run, step):
     return float(np.nanmean(per_class)) if per_class else float("nan")
 
 
+TARGET = 0.9  # the time-to-quality column: base-step I-AUROC a user would call "it works"
+
+
+def time_to_quality(run, target=TARGET):
+    """Seconds of base-step training until the first learning-curve point (eval.every_epochs) at
+    I-AUROC >= target: from the step's "global batch" log line (features already extracted) to
+    the log line of that epoch's last iteration; earlier curve evaluations count (a user waits
+    for them too). None when the run has no curve or never reaches it."""
+    path = os.path.join(run, "learning-curves.json")
+    if not os.path.exists(path):
+        return None
+    reached = [p["epoch"] for p in json.load(open(path))["points"] if p["step"] == 0 and p["metrics"]["i_auroc"] >= target]
+    if not reached:
+        return None
+    epoch, start, end = min(reached), None, None
+    for line in open(os.path.join(run, "train.log")):
+        m = re.match(r"\[\s*([0-9.]+)s\] step 1/\d+(?: epoch (\d+)/\d+ it (\d+)/(\d+)|(: global batch))", line)
+        if not m:
+            continue
+        if m.group(5) and start is None:
+            start = float(m.group(1))
+        if m.group(2) and int(m.group(2)) == epoch and m.group(3) == m.group(4):
+            end = float(m.group(1))
+    return None if end is None else end - (start or 0)
+
+
+def duration(seconds):
+    return "–" if seconds is None else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
+
+
 def row(label, run):
     metrics = json.load(open(os.path.join(run, "metrics.json")))
     last = metrics["steps"][-1]
@@ -103,8 +136,8 @@ def row(label, run):
         seconds = sum(s.get("seconds", 0) for s in json.load(open(baseline)).get("steps", []))
     obj = object_pixel_pauroc(run, step)
     pct = lambda v: "–" if v is None or v != v else f"{100 * v:.1f}"
-    wall = "–" if seconds is None else f"{seconds / 60:.1f} min" if seconds >= 60 else f"{seconds:.0f} s"
-    return f"| {label} | {step} | {pct(mean['i_auroc'])} | {pct(mean['p_auroc'])} | {pct(obj)} | {pct(mean['aupro'])} | {pct(fm)} | {wall} |"
+    ttq = duration(time_to_quality(run)) if not os.path.exists(os.path.join(run, "baseline.json")) else "–"
+    return f"| {label} | {step} | {pct(mean['i_auroc'])} | {pct(mean['p_auroc'])} | {pct(obj)} | {pct(mean['aupro'])} | {pct(fm)} | {duration(seconds)} | {ttq} |"
 
 
 def curves(args):
@@ -123,8 +156,8 @@ def curves(args):
 def main(args):
     if args and args[0] == "--curves":
         return curves(args[1:])
-    print("| run | steps | I-AUROC | P-AUROC | P-AUROC object pixels | AUPRO | FM I-AUROC | wall |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|")
+    print(f"| run | steps | I-AUROC | P-AUROC | P-AUROC object pixels | AUPRO | FM I-AUROC | wall | base step to I-AUROC {TARGET} |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for a in args:
         label, run = a.rsplit("=", 1)
         print(row(label, run))

@@ -3,7 +3,8 @@
 # learn when a cluster multiplies the batch? Because N ranks ≡ micro-batches on one rank bit for
 # bit, a 128-sample global batch is trained here as 16 micro-batches of 8 in one process.
 #
-#   data     iumad synth, the demo's set (10 classes, 128 px, 20 training and 40 test images each)
+#   data     iumad synth, the demo's set (10 classes, 128 px, 20 training and 40 test images each;
+#            IUMAD_SCALING_TRAIN sets the training images per class)
 #   runs     configs/demo.yaml as shipped, schedule 6-1x4, the same epochs at every batch;
 #            global batch 8 (the reference: every rule gives its lr) and 32, 64, 128 with each
 #            train.lr_scaling rule (none | linear | sqrt); the scaled rules warm up over the first
@@ -23,7 +24,16 @@ out="${IUMAD_SCALING_DIR:-runs/scaling-quality}"
 batches="${IUMAD_SCALING_BATCHES-8 32 64 128}"
 rules="${IUMAD_SCALING_RULES:-none linear sqrt}"
 mkdir -p "$out/runs"
-[ -d "$out/data" ] || "$bin" synth --out "$out/data" --classes 10 --train 20 --test 40 --size 128 --seed 0
+# IUMAD_SCALING_TRAIN: training images per class (default 20, the demo's set; MVTec 3D-AD has
+# ~200-300). A directory keeps the set it was made with: another count needs another directory.
+per_class="${IUMAD_SCALING_TRAIN:-20}"
+if [ -d "$out/data" ]; then
+  made=$(cat "$out/data/.train-per-class" 2>/dev/null || echo 20)
+  [ "$made" = "$per_class" ] || { echo "scaling_quality.sh: $out/data holds $made training images per class, IUMAD_SCALING_TRAIN asks $per_class: use another IUMAD_SCALING_DIR" >&2; exit 2; }
+else
+  "$bin" synth --out "$out/data" --classes 10 --train "$per_class" --test 40 --size 128 --seed 0
+  echo "$per_class" > "$out/data/.train-per-class"
+fi
 
 train() {  # LABEL OVERRIDES…
   local label=$1 run="$out/runs/$1"; shift
@@ -55,7 +65,7 @@ for m in "$out"/runs/b*/finished.json; do
 done
 mkdir -p "$out/plots"
 {
-  echo "## Quality against the global batch (demo preset, 6-1x4, same epochs)"
+  echo "## Quality against the global batch (demo preset, 6-1x4, same epochs, $per_class training images per class)"
   echo
   python3 Scripts/scaling_quality.py quality --svg "$out/plots/scaling_quality.svg" "${rows[@]}" | tee "$out/quality-table.md"
   largest=$(awk -F'|' '$10 ~ /yes/ { gsub(/ /, "", $2); if ($2 + 0 > best) best = $2 + 0 } END { print best + 0 }' "$out/quality-table.md")

@@ -66,7 +66,7 @@ struct IBFM {
 
   func callAsFunction(_ f1: Tensor, _ f2: Tensor, _ ctx: inout ForwardContext) -> FusionOutput {
     let fused = fusion(f1, f2, &ctx)
-    let z = ctx.dropout(ibProj(fused).relu())
+    let z = ibProj.reluDropout(fused, &ctx)
     let fg = ibOut(z)
     return FusionOutput(
       fused: fused, bottleneck: fg,

@@ -14,6 +14,11 @@ public struct Linear {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor { Tensor.linear(x, weight: weight, bias: bias) }
+
+  /// ctx.dropout(self(x).relu()) as one fused op (an FFN's first half).
+  public func reluDropout(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
+    Tensor.linearReluDropout(x, weight: weight, bias: bias, dropout: ctx.activeDropout, rng: &ctx.rng)
+  }
 }
 
 public struct LayerNorm {

@@ -23,7 +23,7 @@ struct EncoderLayer {
     let withPos = x + pos
     let query = condition.map { withPos * $0 } ?? withPos
     var h = norm1(x + ctx.dropout(attn(query: query, key: withPos, value: x, &ctx)))
-    let f = linear2(ctx.dropout(linear1(h).relu()))
+    let f = linear2(linear1.reluDropout(h, &ctx))
     ffnOut = f
     h = norm2(h + ctx.dropout(f))
     return h
@@ -59,7 +59,7 @@ struct DecoderLayer {
     let q = queryEmbed.broadcast(to: [memory.shape[0], queryEmbed.shape[0], queryEmbed.shape[1]])
     var t = norm1(q + ctx.dropout(selfAttn(query: q + pos, key: memory + pos, value: memory, &ctx)))
     t = norm2(t + ctx.dropout(crossAttn(query: t + pos, key: previous + pos, value: previous, &ctx)))
-    let f = linear2(ctx.dropout(linear1(t).relu()))
+    let f = linear2(linear1.reluDropout(t, &ctx))
     ffnOut = f
     return norm3(t + ctx.dropout(f))
   }

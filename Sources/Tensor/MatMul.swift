@@ -86,10 +86,20 @@ extension Tensor {
 
   /// Fully connected layer: x [..., in] · weightᵀ [out, in] + bias [out] → [..., out].
   public static func linear(_ x: Tensor, weight: Tensor, bias: Tensor?) -> Tensor {
-    check(weight.rank == 2, "linear: weight must be [out, in], got shape \(weight.shape)")
+    let (y, rows, inF, outF) = affine(x, weight: weight, bias: bias, op: "linear")
+    let xv = x.data, wv = weight.data
+    let parents = [x, weight] + (bias.map { [$0] } ?? [])
+    return record(Tensor(shape: Array(x.shape.dropLast()) + [outF], data: y), op: "linear", parents) { g in
+      linearBackward(g, x: x, xv: xv, weight: weight, wv: wv, bias: bias, rows: rows, inF: inF, outF: outF)
+    }
+  }
+
+  /// x·Wᵀ + b as [rows, outF] (the bias is the GEMM's C, beta = 1), after checking the shapes.
+  static func affine(_ x: Tensor, weight: Tensor, bias: Tensor?, op: String) -> (y: [Float], rows: Int, inF: Int, outF: Int) {
+    check(weight.rank == 2, "\(op): weight must be [out, in], got shape \(weight.shape)")
     let inF = weight.shape[1], outF = weight.shape[0]
-    check(x.rank >= 1 && x.shape.last! == inF, "linear: input shape \(x.shape) does not end in \(inF) (weight \(weight.shape))")
-    if let bias { check(bias.shape == [outF], "linear: bias shape \(bias.shape), expected [\(outF)]") }
+    check(x.rank >= 1 && x.shape.last! == inF, "\(op): input shape \(x.shape) does not end in \(inF) (weight \(weight.shape))")
+    if let bias { check(bias.shape == [outF], "\(op): bias shape \(bias.shape), expected [\(outF)]") }
     let rows = x.count / max(inF, 1)
     var y = [Float](repeating: 0, count: rows * outF)
     if let bias {
@@ -102,28 +112,31 @@ extension Tensor {
         }
       }
     }
-    let xv = x.data, wv = weight.data
-    let parents = [x, weight] + (bias.map { [$0] } ?? [])
-    return record(Tensor(shape: Array(x.shape.dropLast()) + [outF], data: y), op: "linear", parents) { g in
-      g.withUnsafeBufferPointer { pg in
-        if x.requiresGrad {
-          wv.withUnsafeBufferPointer { pw in
-            x.accumulateGrad { gx in
-              sgemm(m: rows, n: inF, k: outF, a: pg.baseAddress!, b: pw.baseAddress!, beta: 1, c: gx.baseAddress!)
-            }
+    return (y, rows, inF, outF)
+  }
+
+  /// The backward of y = x·Wᵀ + b for an output gradient `g` [rows, outF]: ∂x = g·W, ∂W = gᵀ·x,
+  /// ∂b = Σ_rows g (shared by `linear` and the fused `linearReluDropout`).
+  static func linearBackward(_ g: [Float], x: Tensor, xv: [Float], weight: Tensor, wv: [Float], bias: Tensor?,
+                             rows: Int, inF: Int, outF: Int) {
+    g.withUnsafeBufferPointer { pg in
+      if x.requiresGrad {
+        wv.withUnsafeBufferPointer { pw in
+          x.accumulateGrad { gx in
+            sgemm(m: rows, n: inF, k: outF, a: pg.baseAddress!, b: pw.baseAddress!, beta: 1, c: gx.baseAddress!)
           }
         }
-        if weight.requiresGrad {
-          xv.withUnsafeBufferPointer { px in
-            weight.accumulateGrad { gw in
-              sgemm(transA: true, m: outF, n: inF, k: rows, a: pg.baseAddress!, b: px.baseAddress!, beta: 1, c: gw.baseAddress!)
-            }
+      }
+      if weight.requiresGrad {
+        xv.withUnsafeBufferPointer { px in
+          weight.accumulateGrad { gw in
+            sgemm(transA: true, m: outF, n: inF, k: rows, a: pg.baseAddress!, b: px.baseAddress!, beta: 1, c: gw.baseAddress!)
           }
         }
-        if let bias, bias.requiresGrad {
-          bias.accumulateGrad { gb in
-            for r in 0..<rows { for j in 0..<outF { gb[j] += pg[r * outF + j] } }
-          }
+      }
+      if let bias, bias.requiresGrad {
+        bias.accumulateGrad { gb in
+          for r in 0..<rows { for j in 0..<outF { gb[j] += pg[r * outF + j] } }
         }
       }
     }

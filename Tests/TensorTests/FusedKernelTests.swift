@@ -158,3 +158,42 @@ struct SelectiveScanTests {
     #expect(run(threads: 1) == run(threads: 4))
   }
 }
+
+/// The FFN's first half fused (linear → ReLU → dropout) against the three ops composed: the same
+/// draws, the same float operations, so outputs and every gradient are bit-identical.
+@Suite("Fused linear + ReLU + dropout")
+struct LinearReluDropoutTests {
+  @Test func bitIdenticalToTheComposedOps() {
+    let all = [randn([3, 5, 16], seed: 31), randn([40, 16], seed: 32, std: 0.3), randn([40], seed: 33)]
+    for p: Float in [0, 0.3] {
+      for withBias in [true, false] {
+        let inputs = withBias ? all : Array(all.prefix(2))
+        let fused = FusedKernelTests().run(inputs) { xs in
+          var rng = RNG(seed: 9)
+          return Tensor.linearReluDropout(xs[0], weight: xs[1], bias: withBias ? xs[2] : nil, dropout: p, rng: &rng)
+        }
+        let plain = FusedKernelTests().run(inputs) { xs in
+          var rng = RNG(seed: 9)
+          return Tensor.linear(xs[0], weight: xs[1], bias: withBias ? xs[2] : nil).relu().dropout(p, rng: &rng)
+        }
+        #expect(fused.0 == plain.0, "output, p \(p), bias \(withBias)")
+        for (i, name) in ["dx", "dW", "db"].prefix(inputs.count).enumerated() {
+          #expect(fused.1[i] == plain.1[i], "\(name), p \(p), bias \(withBias)")
+        }
+        #expect(fused.0.contains(0) && fused.0.contains { $0 > 0 }, "both ReLU sides (and, with p > 0, dropped elements) occur")
+      }
+    }
+  }
+
+  @Test func gradientMatchesFiniteDifferences() {
+    // Inputs away from the ReLU kink (|pre| ≥ 0.05) so central differences do not straddle it.
+    let x = randn([4, 6], seed: 41), w = randn([5, 6], seed: 42, std: 0.5), b = randn([5], seed: 43)
+    let pre = Tensor.linear(x, weight: w, bias: b).data
+    for (i, v) in pre.enumerated() where abs(v) < 0.05 { b.data[i % 5] += 0.1 }
+    let mismatch = gradientMismatch("linear_relu_dropout", [x, w, b], eps: 1e-3, atol: 2e-3, rtol: 2e-2, maxChecks: 40) {
+      var rng = RNG(seed: 6)  // the same mask on every evaluation
+      return Tensor.linearReluDropout(x, weight: w, bias: b, dropout: 0.25, rng: &rng)
+    }
+    #expect(mismatch == nil, "\(mismatch ?? "")")
+  }
+}

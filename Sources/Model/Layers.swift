@@ -32,6 +32,11 @@ public struct LayerNorm {
   }
 
   public func callAsFunction(_ x: Tensor) -> Tensor { Tensor.layerNorm(x, weight: weight, bias: bias, eps: eps) }
+
+  /// self(residual + ctx.dropout(branch)) as one fused op (a post-norm residual join).
+  public func join(_ residual: Tensor, _ branch: Tensor, _ ctx: inout ForwardContext) -> Tensor {
+    Tensor.residualDropoutLayerNorm(residual, branch, dropout: ctx.activeDropout, rng: &ctx.rng, weight: weight, bias: bias, eps: eps)
+  }
 }
 
 /// Training-time randomness and switches, threaded through every forward call.

@@ -22,10 +22,10 @@ struct EncoderLayer {
   func callAsFunction(_ x: Tensor, pos: Tensor, condition: Tensor?, _ ctx: inout ForwardContext, ffnOut: inout Tensor?) -> Tensor {
     let withPos = x + pos
     let query = condition.map { withPos * $0 } ?? withPos
-    var h = norm1(x + ctx.dropout(attn(query: query, key: withPos, value: x, &ctx)))
+    var h = norm1.join(x, attn(query: query, key: withPos, value: x, &ctx), &ctx)
     let f = linear2(linear1.reluDropout(h, &ctx))
     ffnOut = f
-    h = norm2(h + ctx.dropout(f))
+    h = norm2.join(h, f, &ctx)
     return h
   }
 }
@@ -57,11 +57,11 @@ struct DecoderLayer {
   /// previous: the last decoder output (the memory for the first layer), memory [B, T, d].
   func callAsFunction(previous: Tensor, memory: Tensor, pos: Tensor, _ ctx: inout ForwardContext, ffnOut: inout Tensor?) -> Tensor {
     let q = queryEmbed.broadcast(to: [memory.shape[0], queryEmbed.shape[0], queryEmbed.shape[1]])
-    var t = norm1(q + ctx.dropout(selfAttn(query: q + pos, key: memory + pos, value: memory, &ctx)))
-    t = norm2(t + ctx.dropout(crossAttn(query: t + pos, key: previous + pos, value: previous, &ctx)))
+    var t = norm1.join(q, selfAttn(query: q + pos, key: memory + pos, value: memory, &ctx), &ctx)
+    t = norm2.join(t, crossAttn(query: t + pos, key: previous + pos, value: previous, &ctx), &ctx)
     let f = linear2(linear1.reluDropout(t, &ctx))
     ffnOut = f
-    return norm3(t + ctx.dropout(f))
+    return norm3.join(t, f, &ctx)
   }
 }
 

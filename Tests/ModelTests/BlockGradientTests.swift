@@ -85,7 +85,7 @@ struct BlockGradientTests {
   }
 
   @Test func fullLossOnTinyConfig() {
-    var cfg = c
+    let cfg = c
     let model = IBIUMAD(config: cfg, classes: 3, seed: 3)
     for name in model.parameters.names where name.contains(".cond.") {
       model.parameters[name]!.assign(randn(model.parameters[name]!.shape, seed: 19, std: 0.1).data)

@@ -70,7 +70,7 @@ struct ModelBehaviourTests {
   }
 
   @Test func twoHundredAdamWStepsFitOneBatch() {
-    var c = ModelConfig.tiny
+    let c = ModelConfig.tiny
     let model = IBIUMAD(config: c, classes: 2, seed: 11)
     let input = makeInput(c, classes: 2, batch: 2, seed: 12)
     let opt = AdamW(params: model.parameters, learningRate: 2e-3, weightDecay: 0)

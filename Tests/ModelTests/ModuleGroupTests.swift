@@ -5,7 +5,7 @@ import Testing
 @Suite("Parameter modules (train.clip_scope: module)")
 struct ModuleGroupTests {
   @Test func everyParameterBelongsToOneModule() {
-    var c = ModelConfig.tiny
+    let c = ModelConfig.tiny
     let model = IBIUMAD(config: c, classes: 3, seed: 1)
     let modules = Set(model.parameters.names.map(IBIUMAD.module(of:)))
     #expect(modules == ["mrn.rgb", "mrn.depth", "mamba.rgb", "mamba.depth", "ibfm", "heads.fused", "heads.bottleneck"])

@@ -197,3 +197,39 @@ struct LinearReluDropoutTests {
     #expect(mismatch == nil, "\(mismatch ?? "")")
   }
 }
+
+/// The post-norm residual join fused (x + dropout(y) → layer norm) against the ops composed:
+/// bit-identical outputs and gradients, and finite differences.
+@Suite("Fused residual + dropout + layer norm")
+struct ResidualDropoutLayerNormTests {
+  @Test func bitIdenticalToTheComposedOps() {
+    let all = [randn([2, 7, 24], seed: 51), randn([2, 7, 24], seed: 52), randn([24], seed: 53), randn([24], seed: 54)]
+    for p: Float in [0, 0.3] {
+      for affine in [true, false] {
+        let inputs = affine ? all : Array(all.prefix(2))
+        let fused = FusedKernelTests().run(inputs) { xs in
+          var rng = RNG(seed: 3)
+          return Tensor.residualDropoutLayerNorm(xs[0], xs[1], dropout: p, rng: &rng, weight: affine ? xs[2] : nil, bias: affine ? xs[3] : nil)
+        }
+        let plain = FusedKernelTests().run(inputs) { xs in
+          var rng = RNG(seed: 3)
+          let branch = p > 0 ? xs[1].dropout(p, rng: &rng) : xs[1]
+          return Tensor.layerNorm(xs[0] + branch, weight: affine ? xs[2] : nil, bias: affine ? xs[3] : nil)
+        }
+        #expect(fused.0 == plain.0, "output, p \(p), affine \(affine)")
+        for (i, name) in ["dx", "dy", "dweight", "dbias"].prefix(inputs.count).enumerated() {
+          #expect(fused.1[i] == plain.1[i], "\(name), p \(p), affine \(affine)")
+        }
+      }
+    }
+  }
+
+  @Test func gradientMatchesFiniteDifferences() {
+    let xs = [randn([3, 10], seed: 61), randn([3, 10], seed: 62), randn([10], seed: 63), randn([10], seed: 64)]
+    let mismatch = gradientMismatch("residual_dropout_layer_norm", xs, eps: 1e-3, atol: 2e-3, rtol: 2e-2, maxChecks: 30) {
+      var rng = RNG(seed: 8)  // the same mask on every evaluation
+      return Tensor.residualDropoutLayerNorm(xs[0], xs[1], dropout: 0.2, rng: &rng, weight: xs[2], bias: xs[3])
+    }
+    #expect(mismatch == nil, "\(mismatch ?? "")")
+  }
+}

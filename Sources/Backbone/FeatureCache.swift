@@ -50,7 +50,6 @@ public enum CacheLookup {
 
 public final class FeatureCache {
   public let directory: URL
-  static let magic: [UInt8] = Array("IUMADFC".utf8) + [0]
   static let version: UInt32 = 1
 
   public init(directory: String) throws {

@@ -16,7 +16,7 @@ import Foundation
 /// epoch, iteration), so the position is the whole RNG state. Written atomically (temp file,
 /// fsync, rename).
 public struct Checkpoint {
-  public static let magic: [UInt8] = Array("IUMADCK".utf8) + [0]
+  public static var magic: [UInt8] { frame.magic }
   public static let version: UInt32 = 2
 
   public var configHash: UInt64

@@ -156,10 +156,17 @@ def resolve_config(preset, iumad, tmp):
     if not iumad:
         return dict(PRESETS[preset]), None
     yaml = os.path.join(tmp, f"{preset}.yaml")
+    # The backbone whose features the preset expects; only the model section is read back, so any
+    # existing file stands in for the backbone weights that `config check` looks for.
+    backbone = "b4" if PRESETS[preset]["feature_channels"] == 272 else "lite0"
     with open(yaml, "w") as f:
-        f.write(f"model:\n  preset: {preset}\n  classes: 10\n")
-    out = subprocess.run([iumad, "config", "check", yaml], capture_output=True, text=True, check=True).stdout
-    cfg, inside = {}, False
+        f.write(f"model:\n  preset: {preset}\nbackbone:\n  name: {backbone}\n  weights: {yaml}\n")
+    run = subprocess.run([iumad, "config", "check", yaml], capture_output=True, text=True)
+    if run.returncode != 0:
+        sys.exit(f"bench_torch: `{iumad} config check {yaml}` failed: {run.stderr.strip()}")
+    out = run.stdout
+    # The class count is the model's constructor argument, not a config key: 10, as `iumad bench step` uses.
+    cfg, inside = {"classes": 10}, False
     for line in out.splitlines():
         if line.startswith("model:"):
             inside = True

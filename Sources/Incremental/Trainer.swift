@@ -45,6 +45,8 @@ public final class IncrementalTrainer {
   var adam: AdamW
   var sgd: SGD
   var thetaOld: [String: [Float]] = [:]
+  /// Parameter names by module (`train.clip_scope: module`), formed once.
+  let moduleGroups: [[String]]
   /// The process group gradients are summed over (a world of one by default).
   public var communicator: Communicator = LocalCommunicator()
   /// Mean of each loss term per epoch, for the loss-curve plot.
@@ -53,6 +55,7 @@ public final class IncrementalTrainer {
   public init(config: RunConfig, classes: Int) {
     self.config = config
     model = IBIUMAD(config: config.model, classes: classes, seed: config.seed)
+    moduleGroups = model.parameters.groups(by: IBIUMAD.module(of:))
     compression = CompressionLoss(capacity: config.train.compressionBuffer)
     adam = AdamW(params: model.parameters, learningRate: config.train.lr, betas: (config.train.beta1, config.train.beta2),
                  weightDecay: config.train.weightDecay)
@@ -205,7 +208,7 @@ public final class IncrementalTrainer {
     guard maxNorm > 0 else { return }
     switch config.train.clipScope {
     case .global: model.parameters.clipGradNorm(maxNorm)
-    case .module: model.parameters.clipGradNorm(maxNorm, groupedBy: IBIUMAD.module(of:))
+    case .module: model.parameters.clipGradNorm(maxNorm, groups: moduleGroups)
     }
   }
 

@@ -20,7 +20,7 @@ public final class DataPipeline {
   public let samples: [Sample]
   /// The schedule's class order (all classes the schedule uses).
   public let classes: [String]
-  public let schedule: Schedule
+  public var schedule: Schedule { config.train.schedule }
   public let skipped: [String]
   /// The run's identity: this configuration and the files the scan found (before validation,
   /// so `SeedRuns` can compute it with a scan alone).
@@ -57,7 +57,7 @@ public final class DataPipeline {
     for c in classes where !available.contains(c) {
       problems.append("data.classes: class '\(c)' has no samples under \(root) (found: \(available.sorted().joined(separator: ", ")))")
     }
-    schedule = config.train.schedule
+    let schedule = config.train.schedule
     if schedule.totalClasses > classes.count {
       problems.append("train.schedule: \(ScheduleError.tooFewClasses(schedule: schedule.description, needed: schedule.totalClasses, available: classes.count))")
     }

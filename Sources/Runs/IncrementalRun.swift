@@ -230,10 +230,11 @@ public final class IncrementalRun {
   func evaluate(step: Int, classes: [String]) throws {
     let samples = pipeline.testSamples(classes)
     let scored = try scoreSharded(samples, withMaps: true)
-    if let maps = scored?.maps { try evaluator.record(step: step, classes: classes, samples: samples, maps: maps, into: &matrix) }
-    var json = communicator.isCoordinator ? [UInt8](try matrix.jsonData()) : []
-    communicator.broadcast(&json, root: 0)
-    matrix = try MetricsMatrix(json: Data(json))
+    matrix = try communicator.coordinated { [matrix] in
+      var m = matrix
+      try evaluator.record(step: step, classes: classes, samples: samples, maps: scored?.maps ?? [], into: &m)
+      return m
+    }
   }
 
   /// `eval.every_epochs`: scores the step's own classes after `epoch` epochs, with map
@@ -243,12 +244,12 @@ public final class IncrementalRun {
     let stats = trainer.mapStatistics(adding: pool, batchSize: config.train.batchSize)
     let samples = pipeline.testSamples(plan.classes)
     let scored = try scoreSharded(samples, withMaps: true, statistics: stats)
-    var json: [UInt8] = []
-    if let maps = scored?.maps, let mean = try evaluator.meanMetrics(classes: plan.classes, samples: samples, maps: maps) {
-      json = [UInt8](try JSONEncoder().encode(LearningCurves.Point(step: plan.index, epoch: epoch, metrics: mean)))
+    let point = try communicator.coordinated {
+      guard let mean = try evaluator.meanMetrics(classes: plan.classes, samples: samples, maps: scored?.maps ?? []) else {
+        throw RunSetupError(["step \(plan.index + 1) after epoch \(epoch): no metrics for \(plan.classes.joined(separator: ", "))"])
+      }
+      return LearningCurves.Point(step: plan.index, epoch: epoch, metrics: mean)
     }
-    communicator.broadcast(&json, root: 0)
-    let point = try JSONDecoder().decode(LearningCurves.Point.self, from: Data(json))
     learningCurves.record(point)
     progress.note(String(format: "step %d after epoch %d: %@ I-AUROC %.4f  P-AUROC %.4f  AUPRO %.4f", plan.index + 1, epoch,
                          plan.classes.joined(separator: ", "), point.metrics.iAUROC, point.metrics.pAUROC, point.metrics.aupro))
@@ -281,9 +282,7 @@ public final class IncrementalRun {
     var pool = pipeline.samples.filter { seen.contains($0.className) && $0.split == .validation }
     if pool.isEmpty { pool = pipeline.trainingSamples(seen) }
     guard let scores = try scoreSharded(pool, withMaps: false)?.scores else { return }
-    var resolved = config
-    resolved.model = trainer.model.config
-    let bundle = ModelBundle(config: resolved, classes: plans.flatMap(\.classes), step: step, threshold: scores.max() ?? 0)
+    let bundle = ModelBundle(config: config, classes: plans.flatMap(\.classes), step: step, threshold: scores.max() ?? 0)
     try bundle.write(trainer.model, to: runDirectory.appendingPathComponent(ModelBundle.fileName))
     progress.note(String(format: "model saved to %@ (decision threshold %.4f from %d validation images)",
                          runDirectory.appendingPathComponent(ModelBundle.fileName).path, bundle.threshold, pool.count))

@@ -72,13 +72,22 @@ public final class ParameterStore {
   /// Clips each group of parameters (`group(name)`, e.g. the module a parameter belongs to) to
   /// `maxNorm` on its own, so one module's large gradient does not shrink the others' steps.
   public func clipGradNorm(_ maxNorm: Float, groupedBy group: (String) -> String) {
-    var groups: [String: [String]] = [:], order: [String] = []
+    clipGradNorm(maxNorm, groups: groups(by: group))
+  }
+
+  /// The same with the groups already formed (`groups(by:)` once, not every iteration).
+  public func clipGradNorm(_ maxNorm: Float, groups: [[String]]) {
+    for g in groups { clipGradNorm(maxNorm, of: g) }
+  }
+
+  /// The parameter names grouped by `group(name)`, groups in order of first appearance.
+  public func groups(by group: (String) -> String) -> [[String]] {
+    var index: [String: Int] = [:], out: [[String]] = []
     for name in names {
       let g = group(name)
-      if groups[g] == nil { order.append(g) }
-      groups[g, default: []].append(name)
+      if let i = index[g] { out[i].append(name) } else { index[g] = out.count; out.append([name]) }
     }
-    for g in order { clipGradNorm(maxNorm, of: groups[g]!) }
+    return out
   }
 
   @discardableResult

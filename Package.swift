@@ -3,7 +3,18 @@ import PackageDescription
 
 // Language mode 5 (set below): the kernels hand raw buffers to concurrent loops; strict-concurrency
 // checking of every such closure would cost more than it finds here (docs/decisions.md).
+//
+// On x86-64 the kernels are compiled for AVX2 + FMA (`haswell`: every x86 server CPU since 2013):
+// Swift's default target is SSE2, which runs the loops that are not GEMMs 4 floats wide. The
+// results are the same bits either way (no contraction into FMA; lane sums keep their order).
+// IUMAD_TARGET_CPU overrides it: `x86-64` for a CPU without AVX2, or another LLVM CPU name
+// (docs/performance.md, "Target CPU").
+#if arch(x86_64)
+let targetCPU = Context.environment["IUMAD_TARGET_CPU"] ?? "haswell"
+let swiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]
+#else
 let swiftSettings: [SwiftSetting] = []
+#endif
 
 let package = Package(
   name: "IUMAD",

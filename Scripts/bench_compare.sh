@@ -32,7 +32,7 @@ for v in "$batch" "$threads" "$rounds" "$steps"; do
   case "$v" in ''|*[!0-9]*|0) echo "bench_compare.sh: --batch/--threads/--rounds/--steps need positive integers" >&2; exit 2 ;; esac
 done
 
-source Scripts/openblas-env.sh
+source Scripts/cpu-env.sh
 bin="${IUMAD_BIN:-.build/release/iumad}"
 if [ ! -x "$bin" ]; then
   echo "== building iumad (release)"

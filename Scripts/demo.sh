@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 start=$(date +%s)
 Scripts/setup.sh
-source Scripts/openblas-env.sh
+source Scripts/cpu-env.sh
 Scripts/fetch_weights.sh >/dev/null
 swift build -c release --product iumad
 bin=.build/release/iumad

@@ -3,7 +3,7 @@
 # IUMAD_BIN names another build to measure — and leaves its path in $bin.
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 Scripts/setup.sh
-source Scripts/openblas-env.sh
+source Scripts/cpu-env.sh
 Scripts/fetch_weights.sh >/dev/null
 if [ -z "${IUMAD_BIN:-}" ]; then
   swift build -c release --product iumad

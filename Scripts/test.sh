@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 Scripts/setup.sh
-source Scripts/openblas-env.sh
+source Scripts/cpu-env.sh
 # Real lite0 weights for the golden backbone tests (idempotent: converts once into the cache).
 Scripts/fetch_weights.sh
 export IUMAD_TEST_BIN="$PWD/.build/release/iumad"

@@ -200,8 +200,8 @@ run() {
     trap 'rm -f "$hostfile"; with_lock; teardown' EXIT
   fi
 
-  # shellcheck source=Scripts/openblas-env.sh
-  source "$here/../Scripts/openblas-env.sh"
+  # shellcheck source=Scripts/cpu-env.sh
+  source "$here/../Scripts/cpu-env.sh"
   # Only the single copy of the shared-memory path trips containers; harmless with TCP only,
   # and kept so an override of `btl` still works.
   export OMPI_MCA_btl_vader_single_copy_mechanism=none

@@ -7,7 +7,7 @@ set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
 n="${1:?usage: cluster/run-local.sh N iumad-train-options...}"
 shift
-source "$repo/Scripts/openblas-env.sh"
+source "$repo/Scripts/cpu-env.sh"
 bin="${IUMAD_BIN:-$repo/.build/release/iumad}"
 [ -x "$bin" ] || swift build -c release --package-path "$repo" --product iumad
 extra=(--oversubscribe --bind-to none)

@@ -19,27 +19,42 @@ extension Tensor {
     let geo = AttentionGeometry(b: b, tq: tq, tk: tk, heads: heads, d: hd / heads, dv: hdv / heads)
     // The dropout mask is drawn from counters where it is used, here and again in the backward.
     let draws = rng.uniformDraws(p > 0 ? geo.pairs * tq * tk : 0)
+    // Per query row [B·H, Tq]: the softmax's maximum and 1/Σ, so that the backward forms the
+    // probabilities again in one pass (FlashAttention's saved statistics).
+    var rowMax = [Float](repeating: 0, count: geo.pairs * tq), rowInv = rowMax
     var out = [Float](repeating: 0, count: b * tq * hdv)
     let qv = q.data, kv = k.data, vv = v.data
     qv.withUnsafeBufferPointer { pq in
       kv.withUnsafeBufferPointer { pk in
         vv.withUnsafeBufferPointer { pv in
           out.withUnsafeMutableBufferPointer { po in
-            // (batch, head) pairs are independent: in parallel, each with its own scratch. Query
-            // rows go in blocks whose scores stay in cache from the GEMM through the softmax to
-            // the product with V; they are never stored (the backward computes them again).
-            Threading.parallelFor(geo.pairs) { range in
-              let scratch = AttentionScratch(geo, dropout: p > 0)
-              for pair in range {
-                for r0 in stride(from: 0, to: tq, by: geo.block) {
-                  let rows = min(geo.block, tq - r0)
-                  let probs = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs)
-                  let used = scratch.dropped(probs, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
-                  sgemm(m: rows, n: geo.dv, k: tk, a: used, lda: tk, b: geo.head(pv.baseAddress!, pair, tk, geo.dv), ldb: hdv,
-                        c: geo.head(po.baseAddress!, pair, tq, geo.dv) + r0 * hdv, ldc: hdv)
+            rowMax.withUnsafeMutableBufferPointer { pm in
+              rowInv.withUnsafeMutableBufferPointer { pinv in
+                // (batch, head) pairs are independent: in parallel, each with its own scratch. Query
+                // rows go in blocks whose scores stay in cache from the GEMM through the softmax to
+                // the product with V; they are never stored (the backward computes them again).
+                Threading.parallelFor(geo.pairs) { range in
+                  let scratch = AttentionScratch(geo, dropout: p > 0)
+                  for pair in range {
+                    for r0 in stride(from: 0, to: tq, by: geo.block) {
+                      let rows = min(geo.block, tq - r0), at = pair * tq + r0
+                      // Unnormalised e^(s − max): the rows' 1/Σ scales the product with V instead
+                      // (dv columns rather than tk).
+                      let exps = geo.exponentials(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs,
+                                                  max: pm.baseAddress! + at, inverseSum: pinv.baseAddress! + at)
+                      let used = scratch.dropped(exps, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
+                      let o = geo.head(po.baseAddress!, pair, tq, geo.dv) + r0 * hdv
+                      sgemm(m: rows, n: geo.dv, k: tk, a: used, lda: tk, b: geo.head(pv.baseAddress!, pair, tk, geo.dv), ldb: hdv,
+                            c: o, ldc: hdv)
+                      for i in 0..<rows {
+                        let inv = pinv[at + i], row = o + i * hdv
+                        for j in 0..<geo.dv { row[j] *= inv }
+                      }
+                    }
+                  }
+                  scratch.deallocate()
                 }
               }
-              scratch.deallocate()
             }
           }
         }
@@ -60,46 +75,58 @@ extension Tensor {
         qv.withUnsafeBufferPointer { pq in
           kv.withUnsafeBufferPointer { pk in
             vv.withUnsafeBufferPointer { pv in
-              dq.withUnsafeMutableBufferPointerIfPresent { gq in
-                dk.withUnsafeMutableBufferPointerIfPresent { gk in
-                  dvv.withUnsafeMutableBufferPointerIfPresent { gv in
-                    // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
-                    Threading.parallelFor(geo.pairs) { range in
-                      let scratch = AttentionScratch(geo, dropout: p > 0)
-                      let dP = scratch.gradient
-                      for pair in range {
-                        let qh = geo.head(pq.baseAddress!, pair, tq, d), kh = geo.head(pk.baseAddress!, pair, tk, d)
-                        let vh = geo.head(pv.baseAddress!, pair, tk, dv)
-                        for r0 in stride(from: 0, to: tq, by: geo.block) {
-                          let rows = min(geo.block, tq - r0), at = geo.scoreOffset(pair, r0)
-                          let go = geo.head(pg.baseAddress!, pair, tq, dv) + r0 * hdv
-                          let P = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs,
-                                                    recomputed: true)
-                          let used = scratch.dropped(P, rows * tk, at: at, p: p, draws: draws)
-                          if let gv {
-                            sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
-                                  c: geo.head(gv.baseAddress!, pair, tk, dv), ldc: hdv)
-                          }
-                          guard gq != nil || gk != nil else { continue }
-                          // dP = dO·Vᵀ (through the dropout mask), then the softmax backward row by row.
-                          sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: dP, ldc: tk)
-                          if let f = scratch.factors { for i in 0..<(rows * tk) { dP[i] *= f[i] } }
-                          for i in 0..<rows {
-                            let row = dP + i * tk, prob = P + i * tk
-                            let dot = laneDot(row, prob, tk)
-                            for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
-                          }
-                          if let gq {
-                            sgemm(m: rows, n: d, k: tk, alpha: geo.scale, a: dP, lda: tk, b: kh, ldb: hd, beta: 1,
-                                  c: geo.head(gq.baseAddress!, pair, tq, d) + r0 * hd, ldc: hd)
-                          }
-                          if let gk {
-                            sgemm(transA: true, m: tk, n: d, k: rows, alpha: geo.scale, a: dP, lda: tk,
-                                  b: qh + r0 * hd, ldb: hd, beta: 1, c: geo.head(gk.baseAddress!, pair, tk, d), ldc: hd)
+              out.withUnsafeBufferPointer { po in
+                rowMax.withUnsafeBufferPointer { pm in
+                  rowInv.withUnsafeBufferPointer { pinv in
+                    dq.withUnsafeMutableBufferPointerIfPresent { gq in
+                      dk.withUnsafeMutableBufferPointerIfPresent { gk in
+                        dvv.withUnsafeMutableBufferPointerIfPresent { gv in
+                          // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
+                          Threading.parallelFor(geo.pairs) { range in
+                            let scratch = AttentionScratch(geo, dropout: p > 0)
+                            let dP = scratch.gradient
+                            for pair in range {
+                              let qh = geo.head(pq.baseAddress!, pair, tq, d), kh = geo.head(pk.baseAddress!, pair, tk, d)
+                              let vh = geo.head(pv.baseAddress!, pair, tk, dv)
+                              for r0 in stride(from: 0, to: tq, by: geo.block) {
+                                let rows = min(geo.block, tq - r0), at = pair * tq + r0
+                                let go = geo.head(pg.baseAddress!, pair, tq, dv) + r0 * hdv
+                                let o = geo.head(po.baseAddress!, pair, tq, dv) + r0 * hdv
+                                let P = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs,
+                                                          max: pm.baseAddress! + at, inverseSum: pinv.baseAddress! + at)
+                                let used = scratch.dropped(P, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
+                                if let gv {
+                                  sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
+                                        c: geo.head(gv.baseAddress!, pair, tk, dv), ldc: hdv)
+                                }
+                                guard gq != nil || gk != nil else { continue }
+                                // dP = dO·Vᵀ through the dropout mask, then the softmax backward
+                                // dS = P ⊙ (dP − ⟨dP, P⟩) with ⟨dP, P⟩ = ⟨dO, O⟩ per row (dv long, not tk).
+                                sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: dP, ldc: tk)
+                                for i in 0..<rows {
+                                  let row = dP + i * tk, prob = P + i * tk
+                                  let dot = laneDot(go + i * hdv, o + i * hdv, dv)
+                                  if let f = scratch.factors {
+                                    let fr = f + i * tk
+                                    for j in 0..<tk { row[j] = prob[j] * (row[j] * fr[j] - dot) }
+                                  } else {
+                                    for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
+                                  }
+                                }
+                                if let gq {
+                                  sgemm(m: rows, n: d, k: tk, alpha: geo.scale, a: dP, lda: tk, b: kh, ldb: hd, beta: 1,
+                                        c: geo.head(gq.baseAddress!, pair, tq, d) + r0 * hd, ldc: hd)
+                                }
+                                if let gk {
+                                  sgemm(transA: true, m: tk, n: d, k: rows, alpha: geo.scale, a: dP, lda: tk,
+                                        b: qh + r0 * hd, ldb: hd, beta: 1, c: geo.head(gk.baseAddress!, pair, tk, d), ldc: hd)
+                                }
+                              }
+                            }
+                            scratch.deallocate()
                           }
                         }
                       }
-                      scratch.deallocate()
                     }
                   }
                 }
@@ -157,14 +184,37 @@ struct AttentionGeometry {
   /// Index of score (pair, row r0, key 0) in the batch-major [B, H, Tq, Tk] order of the dropout draws.
   func scoreOffset(_ pair: Int, _ r0: Int) -> Int { (pair * tq + r0) * tk }
 
-  /// softmax(Q·Kᵀ/√d) for query rows r0..<r0+rows of one pair, into `s` (rows × tk). The forward
-  /// and backward call this with the same arguments, so the backward sees the same bits.
-  func probabilities(_ pair: Int, _ r0: Int, _ rows: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
-                     into s: UnsafeMutablePointer<Float>, recomputed: Bool = false) -> UnsafeMutablePointer<Float> {
-    sgemm(transB: true, m: rows, n: tk, k: d, alpha: scale, a: head(q, pair, tq, d) + r0 * heads * d, lda: heads * d,
-          b: head(k, pair, tk, d), ldb: heads * d, c: s, ldc: tk, countsFLOPs: !recomputed)
-    for i in 0..<rows { softmaxRow(s + i * tk, s + i * tk, tk) }
+  /// e^(s − max) with s = Q·Kᵀ/√d, for query rows r0..<r0+rows of one pair, into `s` (rows × tk);
+  /// each row's maximum and 1/Σ into `max` and `inverseSum`.
+  func exponentials(_ pair: Int, _ r0: Int, _ rows: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                    into s: UnsafeMutablePointer<Float>, max: UnsafeMutablePointer<Float>,
+                    inverseSum: UnsafeMutablePointer<Float>) -> UnsafeMutablePointer<Float> {
+    scores(pair, r0, rows, q: q, k: k, into: s, countsFLOPs: true)
+    for i in 0..<rows {
+      let row = s + i * tk
+      max[i] = laneMax(row, tk)
+      inverseSum[i] = 1 / laneExpSum(row, minus: max[i], into: row, tk)
+    }
     return s
+  }
+
+  /// softmax(Q·Kᵀ/√d) for the same rows, from the statistics `exponentials` saved: one pass.
+  func probabilities(_ pair: Int, _ r0: Int, _ rows: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                     into s: UnsafeMutablePointer<Float>, max: UnsafePointer<Float>,
+                     inverseSum: UnsafePointer<Float>) -> UnsafeMutablePointer<Float> {
+    scores(pair, r0, rows, q: q, k: k, into: s, countsFLOPs: false)
+    for i in 0..<rows {
+      let row = s + i * tk, m = max[i], inv = inverseSum[i]
+      for j in 0..<tk { row[j] = fastExp(row[j] - m) * inv }
+    }
+    return s
+  }
+
+  /// Q·Kᵀ/√d for the rows: the forward and the backward compute the same bits.
+  private func scores(_ pair: Int, _ r0: Int, _ rows: Int, q: UnsafePointer<Float>, k: UnsafePointer<Float>,
+                      into s: UnsafeMutablePointer<Float>, countsFLOPs: Bool) {
+    sgemm(transB: true, m: rows, n: tk, k: d, alpha: scale, a: head(q, pair, tq, d) + r0 * heads * d, lda: heads * d,
+          b: head(k, pair, tk, d), ldb: heads * d, c: s, ldc: tk, countsFLOPs: countsFLOPs)
   }
 }
 

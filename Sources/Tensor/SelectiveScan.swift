@@ -21,41 +21,40 @@ extension Tensor {
     check(b.shape == [bs, len, n] && c.shape == [bs, len, n],
           "selectiveScan: B \(b.shape) and C \(c.shape) must be [\(bs), \(len), \(n)]")
     check(d.shape == [e], "selectiveScan: D shape \(d.shape) must be [\(e)]")
-    let uv = u.data, dv = delta.data, av = a.data, bv = b.data, cv = c.data, Dv = d.data
+    let uv = u.data, dv = delta.data, bv = b.data, cv = c.data
     FLOPCounter.add(6 * bs * len * e * n)
-    let chunks = (len + scanChunk - 1) / scanChunk
+    let geo = ScanGeometry(bs: bs, len: len, e: e, n: n)
+    // A and D as lanes; arrays, since the backward keeps them.
+    let aLanes = ScanLanes.pack(a.data, rows: e, columns: n), dLanes = ScanLanes.pack(d.data, rows: e, columns: 1)
     var y = [Float](repeating: 0, count: bs * len * e)
-    // State at the start of each chunk: [B, chunks, E, N].
-    var starts = [Float](repeating: 0, count: bs * chunks * e * n)
+    // The state at the start of each chunk, [B, chunks, channel blocks, N] lanes.
+    var starts = [Float](repeating: 0, count: bs * geo.chunks * geo.blocks * n * ScanLanes.width)
     y.withUnsafeMutableBufferPointer { py in
       starts.withUnsafeMutableBufferPointer { pstart in
         // Channels are independent in the forward: parallel over (batch, channel block).
-        let blocks = max(1, min(e, 8))
-        Threading.parallelFor(bs * blocks, grain: 1) { range in
-          var h = [Float](repeating: 0, count: n)
-          uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in av.withUnsafeBufferPointer { pa in
-          bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in h.withUnsafeMutableBufferPointer { ph0 in
-            let hp = ph0.baseAddress!
-            let step = ScanStep(n: n, e: e)
+        Threading.parallelFor(bs * geo.blocks, grain: 1) { range in
+          let h = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: n)
+          defer { h.deallocate() }
+          uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in
+          bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in
+          aLanes.withUnsafeBufferPointer { pA in dLanes.withUnsafeBufferPointer { pD in
+            let A = pA.baseAddress!, D = pD.baseAddress!
+            let startLanes = UnsafeMutableRawPointer(pstart.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
             for job in range {
-              let bi = job / blocks, blk = job % blocks
-              for ch in (e * blk / blocks)..<(e * (blk + 1) / blocks) {
-                for k in 0..<n { hp[k] = 0 }
-                let A = pa.baseAddress! + ch * n
-                for t in 0..<len {
-                  let row = bi * len + t
-                  if t % scanChunk == 0 {
-                    (pstart.baseAddress! + ((bi * chunks + t / scanChunk) * e + ch) * n).update(from: hp, count: n)
-                  }
-                  let ut = pu[row * e + ch]
-                  let C = pc.baseAddress! + row * n
-                  step.advance(hp, from: hp, decay: nil, dt: pd[row * e + ch], ut: ut, a: A, b: pb.baseAddress! + row * n)
-                  py[row * e + ch] = laneDot(hp, C, n) + Dv[ch] * ut
-                }
+              let bi = job / geo.blocks, blk = job % geo.blocks, ch0 = blk * ScanLanes.width, w = min(ScanLanes.width, e - ch0)
+              h.update(repeating: .zero, count: n)
+              for t in 0..<len {
+                let row = bi * len + t
+                if t % scanChunk == 0 { (startLanes + geo.start(bi, t / scanChunk, blk)).update(from: h, count: n) }
+                let ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w), dt = ScanLanes.load(pd.baseAddress! + row * e + ch0, w)
+                ScanStep.advance(h, from: h, decay: nil, n: n, dt: dt, ut: ut, a: A + blk * n, b: pb.baseAddress! + row * n)
+                let C = pc.baseAddress! + row * n
+                var yt = ScanLanes.Vector.zero
+                for k in 0..<n { yt += h[k] * C[k] }
+                ScanLanes.store(yt + D[blk] * ut, to: py.baseAddress! + row * e + ch0, w)
               }
             }
-          } } }
-          } } }
+          } } } } } }
         }
       }
     }
@@ -63,90 +62,103 @@ extension Tensor {
       FLOPCounter.add(16 * bs * len * e * n)
       var gu = [Float](repeating: 0, count: uv.count), gdelta = gu
       var gb = [Float](repeating: 0, count: bv.count), gc = gb
-      // Per-batch partials for the parameters shared across the batch.
-      var gaParts = [Float](repeating: 0, count: bs * e * n), gdParts = [Float](repeating: 0, count: bs * e)
-      gu.withUnsafeMutableBufferPointer { pgu in
-        gdelta.withUnsafeMutableBufferPointer { pgd in
-          gb.withUnsafeMutableBufferPointer { pgb in
-            gc.withUnsafeMutableBufferPointer { pgc in
-              gaParts.withUnsafeMutableBufferPointer { pga in
-                gdParts.withUnsafeMutableBufferPointer { pgD in
-                  starts.withUnsafeBufferPointer { pstart in
-                    Threading.parallelFor(bs, grain: 1) { range in
-                      let step = ScanStep(n: n, e: e)
-                      // One chunk's states h_t and decays exp(Δ_t·A), [scanChunk, E, N] each.
-                      let hBuf = UnsafeMutablePointer<Float>.allocate(capacity: scanChunk * e * n)
-                      let decayBuf = UnsafeMutablePointer<Float>.allocate(capacity: scanChunk * e * n)
-                      let gh = UnsafeMutablePointer<Float>.allocate(capacity: e * n)
-                      let TD = UnsafeMutablePointer<Float>.allocate(capacity: n), TU = UnsafeMutablePointer<Float>.allocate(capacity: n)
-                      defer { for p in [hBuf, decayBuf, gh, TD, TU] { p.deallocate() } }
-                      uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in av.withUnsafeBufferPointer { pa in
-                      bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in gy.withUnsafeBufferPointer { pgy in
-                      for bi in range {
-                        gh.update(repeating: 0, count: e * n)
-                        for chunk in stride(from: chunks - 1, through: 0, by: -1) {
-                          let t0 = chunk * scanChunk, t1 = min(len, t0 + scanChunk)
-                          let start = pstart.baseAddress! + (bi * chunks + chunk) * e * n
-                          // The chunk's states again, from its saved start.
-                          for t in t0..<t1 {
-                            let row = bi * len + t, slot = (t - t0) * e * n
-                            for ch in 0..<e {
-                              let prev = t > t0 ? UnsafePointer(hBuf + slot - e * n + ch * n) : start + ch * n
-                              step.advance(hBuf + slot + ch * n, from: prev, decay: decayBuf + slot + ch * n,
-                                           dt: pd[row * e + ch], ut: pu[row * e + ch], a: pa.baseAddress! + ch * n, b: pb.baseAddress! + row * n)
-                            }
-                          }
-                          for t in stride(from: t1 - 1, through: t0, by: -1) {
-                            let row = bi * len + t, slot = (t - t0) * e * n
-                            let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
-                            let GB = pgb.baseAddress! + row * n, GC = pgc.baseAddress! + row * n
-                            for ch in 0..<e {
-                              let dt = pd[row * e + ch], ut = pu[row * e + ch], g = pgy[row * e + ch]
-                              pgD[bi * e + ch] += g * ut
-                              let H = UnsafePointer(hBuf + slot + ch * n), decay = UnsafePointer(decayBuf + slot + ch * n)
-                              let A = pa.baseAddress! + ch * n
-                              let GH = gh + ch * n, GA = pga.baseAddress! + (bi * e + ch) * n
-                              // h_{t−1}: one slot back, or the chunk's saved start.
-                              let P = t > t0 ? H - e * n : start + ch * n
-                              // Over the state (vectorised), then the sums over it in lanes.
-                              for k in 0..<n {
-                                let gt = GH[k] + g * C[k]  // total ∂/∂h_t
-                                let ak = A[k]
-                                let dA = decay[k]
-                                let gdA = gt * P[k] * dA
-                                let bk = B[k]
-                                TD[k] = gdA * ak + gt * ut * bk
-                                TU[k] = gt * dt * bk
-                                GA[k] += gdA * dt
-                                GC[k] += g * H[k]
-                                GB[k] += gt * dt * ut
-                                GH[k] = gt * dA
-                              }
-                              pgd[row * e + ch] += laneSum(TD, n)
-                              pgu[row * e + ch] += g * Dv[ch] + laneSum(TU, n)
-                            }
-                          }
-                        }
-                      }
-                      } } }
-                      } } }
-                    }
+      // Per-batch partials of the parameters shared across the batch, in lanes: A [B, blocks, N], D [B, blocks].
+      var gaParts = [Float](repeating: 0, count: bs * geo.blocks * n * ScanLanes.width)
+      var gdParts = [Float](repeating: 0, count: bs * geo.blocks * ScanLanes.width)
+      gu.withUnsafeMutableBufferPointer { pgu in gdelta.withUnsafeMutableBufferPointer { pgd in
+      gb.withUnsafeMutableBufferPointer { pgb in gc.withUnsafeMutableBufferPointer { pgc in
+      gaParts.withUnsafeMutableBufferPointer { pga in gdParts.withUnsafeMutableBufferPointer { pgD in
+      starts.withUnsafeBufferPointer { pstart in
+      uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in
+      bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in gy.withUnsafeBufferPointer { pgy in
+      aLanes.withUnsafeBufferPointer { pA in dLanes.withUnsafeBufferPointer { pD in
+        let A = pA.baseAddress!, D = pD.baseAddress!
+        let startLanes = UnsafeRawPointer(pstart.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
+        let gaLanes = UnsafeMutableRawPointer(pga.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
+        let gdLanes = UnsafeMutableRawPointer(pgD.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
+        Threading.parallelFor(bs, grain: 1) { range in
+          // One chunk's states h_t and decays exp(Δ_t·A) for one channel block, [scanChunk, N] lanes
+          // each; ∂/∂h carried back across chunks per block; B's and C's gradients summed over
+          // the blocks in lanes, [scanChunk, N] each.
+          let hBuf = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
+          let decayBuf = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
+          let gh = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: geo.blocks * n)
+          let gbLanes = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
+          let gcLanes = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
+          defer { for p in [hBuf, decayBuf, gh, gbLanes, gcLanes] { p.deallocate() } }
+          for bi in range {
+            gh.update(repeating: .zero, count: geo.blocks * n)
+            for chunk in stride(from: geo.chunks - 1, through: 0, by: -1) {
+              let t0 = chunk * scanChunk, t1 = min(len, t0 + scanChunk)
+              gbLanes.update(repeating: .zero, count: scanChunk * n)
+              gcLanes.update(repeating: .zero, count: scanChunk * n)
+              for blk in 0..<geo.blocks {
+                let ch0 = blk * ScanLanes.width, w = min(ScanLanes.width, e - ch0)
+                let start = startLanes + geo.start(bi, chunk, blk), Ab = A + blk * n
+                // The chunk's states again, from its saved start.
+                for t in t0..<t1 {
+                  let row = bi * len + t, slot = (t - t0) * n
+                  ScanStep.advance(hBuf + slot, from: t > t0 ? UnsafePointer(hBuf + slot - n) : start, decay: decayBuf + slot, n: n,
+                                   dt: ScanLanes.load(pd.baseAddress! + row * e + ch0, w),
+                                   ut: ScanLanes.load(pu.baseAddress! + row * e + ch0, w), a: Ab, b: pb.baseAddress! + row * n)
+                }
+                let GH = gh + blk * n, GA = gaLanes + (bi * geo.blocks + blk) * n
+                var gD = gdLanes[bi * geo.blocks + blk]
+                for t in stride(from: t1 - 1, through: t0, by: -1) {
+                  let row = bi * len + t, slot = (t - t0) * n
+                  let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
+                  let dt = ScanLanes.load(pd.baseAddress! + row * e + ch0, w), ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w)
+                  let g = ScanLanes.load(pgy.baseAddress! + row * e + ch0, w)
+                  gD += g * ut
+                  let H = hBuf + slot, decay = decayBuf + slot
+                  // h_{t−1}: one slot back, or the chunk's saved start.
+                  let P = t > t0 ? UnsafePointer(H - n) : start
+                  let GB = gbLanes + slot, GC = gcLanes + slot
+                  var gDelta = ScanLanes.Vector.zero, gU = ScanLanes.Vector.zero
+                  for k in 0..<n {
+                    let gt = GH[k] + g * C[k]  // total ∂/∂h_t
+                    let dA = decay[k], bk = B[k]
+                    let gdA = gt * P[k] * dA
+                    gDelta += gdA * Ab[k] + gt * ut * bk
+                    gU += gt * dt * bk
+                    GA[k] += gdA * dt
+                    GC[k] += g * H[k]
+                    GB[k] += gt * dt * ut
+                    GH[k] = gt * dA
                   }
+                  ScanLanes.store(gDelta, to: pgd.baseAddress! + row * e + ch0, w)
+                  ScanLanes.store(g * D[blk] + gU, to: pgu.baseAddress! + row * e + ch0, w)
+                }
+                gdLanes[bi * geo.blocks + blk] = gD
+              }
+              // B and C are shared by the channels: their gradients are the lane sums.
+              for t in t0..<t1 {
+                let row = bi * len + t, slot = (t - t0) * n
+                for k in 0..<n {
+                  pgb[row * n + k] = ScanLanes.fold(gbLanes[slot + k])
+                  pgc[row * n + k] = ScanLanes.fold(gcLanes[slot + k])
                 }
               }
             }
           }
         }
-      }
+      } } } } }
+      } } }
+      } } } } } }
       if u.requiresGrad { u.accumulateGrad(gu) }
       if delta.requiresGrad { delta.accumulateGrad(gdelta) }
       if b.requiresGrad { b.accumulateGrad(gb) }
       if c.requiresGrad { c.accumulateGrad(gc) }
+      // The batch partials in batch order, so the sums do not depend on the thread count.
       if a.requiresGrad {
-        a.accumulateGrad { p in for bi in 0..<bs { for i in 0..<(e * n) { p[i] += gaParts[bi * e * n + i] } } }
+        a.accumulateGrad { p in
+          for bi in 0..<bs { ScanLanes.unpack(gaParts, part: bi, rows: e, columns: n, addingTo: p.baseAddress!) }
+        }
       }
       if d.requiresGrad {
-        d.accumulateGrad { p in for bi in 0..<bs { for i in 0..<e { p[i] += gdParts[bi * e + i] } } }
+        d.accumulateGrad { p in
+          for bi in 0..<bs { ScanLanes.unpack(gdParts, part: bi, rows: e, columns: 1, addingTo: p.baseAddress!) }
+        }
       }
     }
   }
@@ -173,23 +185,79 @@ extension Tensor {
 /// Steps per chunk of the scan: the backward recomputes one chunk's states at a time.
 let scanChunk = 16
 
-/// One step of the S6 recurrence for one channel, h = exp(Δ·A) ⊙ h_prev + Δ·u·B: the forward
-/// and the backward's recomputation share this code, so they produce the same bits.
-struct ScanStep {
-  let n, e: Int
+/// Channels in vector lanes: the scan runs 8 channels at once, each lane its own recurrence, so
+/// no sum over the state crosses lanes (the sums over channels, for B and C, do, once per step).
+enum ScanLanes {
+  typealias Vector = SIMD8<Float>
+  static let width = 8
+
+  /// `w` ≤ 8 channels from `p`, the missing lanes 0.
+  @inline(__always)
+  static func load(_ p: UnsafePointer<Float>, _ w: Int) -> Vector {
+    if w == width { return UnsafeRawPointer(p).loadUnaligned(as: Vector.self) }
+    var v = Vector.zero
+    for l in 0..<w { v[l] = p[l] }
+    return v
+  }
 
   @inline(__always)
-  func advance(_ h: UnsafeMutablePointer<Float>, from prev: UnsafePointer<Float>, decay: UnsafeMutablePointer<Float>?,
-               dt: Float, ut: Float, a: UnsafePointer<Float>, b: UnsafePointer<Float>) {
+  static func store(_ v: Vector, to p: UnsafeMutablePointer<Float>, _ w: Int) {
+    if w == width { UnsafeMutableRawPointer(p).storeBytes(of: v, as: Vector.self); return }
+    for l in 0..<w { p[l] = v[l] }
+  }
+
+  /// Σ of the lanes, in halves (a fixed order).
+  @inline(__always)
+  static func fold(_ v: Vector) -> Float {
+    let v4 = v.lowHalf + v.highHalf
+    let v2 = v4.lowHalf + v4.highHalf
+    return v2[0] + v2[1]
+  }
+
+  /// A row-major [rows, columns] matrix as [row blocks of 8, columns] lanes (a row per lane,
+  /// missing rows 0).
+  static func pack(_ m: [Float], rows: Int, columns: Int) -> [Vector] {
+    let blocks = (rows + width - 1) / width
+    var out = [Vector](repeating: .zero, count: blocks * columns)
+    for r in 0..<rows { for j in 0..<columns { out[(r / width) * columns + j][r % width] = m[r * columns + j] } }
+    return out
+  }
+
+  /// Adds part `part` of `parts` (consecutive packed matrices) to the row-major matrix `p`.
+  static func unpack(_ parts: [Float], part: Int, rows: Int, columns: Int, addingTo p: UnsafeMutablePointer<Float>) {
+    let blocks = (rows + width - 1) / width, base = part * blocks * columns * width
+    for r in 0..<rows {
+      for j in 0..<columns { p[r * columns + j] += parts[base + ((r / width) * columns + j) * width + r % width] }
+    }
+  }
+}
+
+/// Sizes of one scan and where a chunk's saved start lies.
+struct ScanGeometry {
+  let bs, len, e, n, chunks, blocks: Int
+
+  init(bs: Int, len: Int, e: Int, n: Int) {
+    (self.bs, self.len, self.e, self.n) = (bs, len, e, n)
+    chunks = (len + scanChunk - 1) / scanChunk
+    blocks = (e + ScanLanes.width - 1) / ScanLanes.width
+  }
+
+  /// Offset, in vectors, of the state at the start of `chunk` for batch item `bi`, channel block `blk`.
+  func start(_ bi: Int, _ chunk: Int, _ blk: Int) -> Int { ((bi * chunks + chunk) * blocks + blk) * n }
+}
+
+/// One step of the S6 recurrence for 8 channels, h = exp(Δ·A) ⊙ h_prev + Δ·u·B: the forward
+/// and the backward's recomputation share this code, so they produce the same bits.
+enum ScanStep {
+  @inline(__always)
+  static func advance(_ h: UnsafeMutablePointer<ScanLanes.Vector>, from prev: UnsafePointer<ScanLanes.Vector>,
+                      decay: UnsafeMutablePointer<ScanLanes.Vector>?, n: Int, dt: ScanLanes.Vector, ut: ScanLanes.Vector,
+                      a: UnsafePointer<ScanLanes.Vector>, b: UnsafePointer<Float>) {
     let du = dt * ut
-    if let decay {
-      for k in 0..<n {
-        let dA = fastExp(dt * a[k])
-        decay[k] = dA
-        h[k] = dA * prev[k] + du * b[k]
-      }
-    } else {
-      for k in 0..<n { h[k] = fastExp(dt * a[k]) * prev[k] + du * b[k] }
+    for k in 0..<n {
+      let dA = fastExp(dt * a[k])
+      decay?[k] = dA
+      h[k] = dA * prev[k] + du * b[k]
     }
   }
 }

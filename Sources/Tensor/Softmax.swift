@@ -6,10 +6,16 @@ import Foundation
 
 func softmaxRow(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int) {
   let m = laneMax(x, n)
-  // Exponentials first (a loop that vectorises), then their sum in lanes.
-  for j in 0..<n { y[j] = fastExp(x[j] - m) }
-  let inv = 1 / laneSum(y, n)
+  let inv = 1 / laneExpSum(x, minus: m, into: y, n)
   for j in 0..<n { y[j] *= inv }
+}
+
+/// y[j] = e^(x[j] − m) for j in 0..<n, and Σ y[j] in lanes. Two loops over a row in L1: the
+/// exponentials vectorise as a loop of their own (fused into the lane sum they did not).
+@inlinable
+func laneExpSum(_ x: UnsafePointer<Float>, minus m: Float, into y: UnsafeMutablePointer<Float>, _ n: Int) -> Float {
+  for j in 0..<n { y[j] = fastExp(x[j] - m) }
+  return laneSum(y, n)
 }
 
 /// log-sum-exp of one row.

@@ -124,11 +124,11 @@ struct SelectiveScanTests {
     return [randn([bs, len, e], seed: 1), delta, a, randn([bs, len, n], seed: 2), randn([bs, len, n], seed: 3), randn([e], seed: 4)]
   }
 
-  /// One chunk, and 37 steps: two whole chunks the backward recomputes plus a partial one
-  /// (state 20: 16 lanes and a tail).
+  /// One chunk, and 37 steps: two whole chunks the backward recomputes plus a partial one.
+  /// Channels run 8 to a vector: 5 is a partial block only, 19 two whole blocks and a partial one.
   @Test func fusedMatchesPlain() {
-    for (len, n) in [(7, 4), (37, 20)] {
-      let xs = inputs(bs: 2, len: len, e: 5, n: n)
+    for (len, n, e) in [(7, 4, 5), (37, 20, 5), (37, 3, 19)] {
+      let xs = inputs(bs: 2, len: len, e: e, n: n)
       let fused = FusedKernelTests().run(xs) { Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
       let plain = FusedKernelTests().run(xs) { Tensor.selectiveScanReference(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
       expectClose(fused.0, plain.0, "y, length \(len)")

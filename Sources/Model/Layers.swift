@@ -15,6 +15,12 @@ public struct Linear {
 
   public func callAsFunction(_ x: Tensor) -> Tensor { Tensor.linear(x, weight: weight, bias: bias) }
 
+  /// Only the outputs in `range`, from a slice of the weight's rows: a projection whose output is
+  /// split in parts costs no copy of each part out of the whole.
+  public func callAsFunction(_ x: Tensor, outputs range: Range<Int>) -> Tensor {
+    Tensor.linear(x, weight: weight.slice(axis: 0, range), bias: bias?.slice(axis: 0, range))
+  }
+
   /// ctx.dropout(self(x).relu()) as one fused op (an FFN's first half).
   public func reluDropout(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
     Tensor.linearReluDropout(x, weight: weight, bias: bias, dropout: ctx.activeDropout, rng: &ctx.rng)

@@ -59,8 +59,8 @@ struct S6 {
     let dt = xdbl.slice(axis: 2, 0..<dtRank)
     let b = xdbl.slice(axis: 2, dtRank..<(dtRank + state))
     let c = xdbl.slice(axis: 2, (dtRank + state)..<(dtRank + 2 * state))
-    let delta = dtProj(dt).softplus()
-    return Tensor.selectiveScan(u: x, delta: delta, a: -aLog.exp(), b: b, c: c, d: d)
+    // Δ = softplus(dt_proj(dt)), applied inside the scan.
+    return Tensor.selectiveScan(u: x, delta: dtProj(dt), a: -aLog.exp(), b: b, c: c, d: d, deltaSoftplus: true)
   }
 }
 
@@ -90,9 +90,8 @@ struct ESSM {
 
   /// x [B, G², C_m] → [B, G², C_m].
   func callAsFunction(_ x: Tensor) -> Tensor {
-    let uz = inProj(x)
-    var u = uz.slice(axis: 2, 0..<expanded)
-    let z = uz.slice(axis: 2, expanded..<(2 * expanded))
+    var u = inProj(x, outputs: 0..<expanded)
+    let z = inProj(x, outputs: expanded..<(2 * expanded))
     u = Tensor.conv2d(u.tokensToGrid(height: grid, width: grid), weight: convWeight, bias: convBias,
                       padding: Padding2d(1), groups: expanded).silu().gridToTokens()
     let ys = (0..<4).map { k in scans[k](u.select(axis: 1, orders[k])) }

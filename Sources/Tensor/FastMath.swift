@@ -45,3 +45,46 @@ public func fastExp(_ v: SIMD8<Float>) -> SIMD8<Float> {
   let e = p * (r * r) + r + 1
   return e * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
 }
+
+/// ln x on 8 lanes for positive normal x (Cephes logf: x = m·2^e with m in [√½, √2), ln m by a
+/// degree-9 polynomial in m − 1): ~1 ulp, and a vector loop where libm's is a call per element.
+@inlinable @inline(__always)
+public func fastLog(_ v: SIMD8<Float>) -> SIMD8<Float> {
+  let bits = unsafeBitCast(v, to: SIMD8<Int32>.self)
+  var exponent = (bits &>> 23) &- 126
+  var m = unsafeBitCast((bits & 0x007F_FFFF) | 0x3F00_0000, to: SIMD8<Float>.self)  // [0.5, 1)
+  let low = m .< 0.707_106_781_186_547_524
+  exponent.replace(with: exponent &- 1, where: low)
+  m.replace(with: m + m, where: low)
+  let x = m - 1
+  // The exponent as a float through the 1.5·2^23 trick (exact for the exponents of floats).
+  let e = unsafeBitCast(exponent &+ 0x4B40_0000, to: SIMD8<Float>.self) - 12_582_912.0
+  let z = x * x
+  var y = SIMD8<Float>(repeating: 7.037_683_629_2e-2)
+  y = y * x - 1.151_461_031_0e-1
+  y = y * x + 1.167_699_874_0e-1
+  y = y * x - 1.242_014_084_6e-1
+  y = y * x + 1.424_932_278_7e-1
+  y = y * x - 1.666_805_766_5e-1
+  y = y * x + 2.000_071_476_5e-1
+  y = y * x - 2.499_999_399_3e-1
+  y = y * x + 3.333_333_117_4e-1
+  y = y * x * z
+  y = y + e * -2.121_944_40e-4
+  y = y - z * 0.5
+  return x + y + e * 0.693_359_375
+}
+
+/// softplus(x) = ln(1 + e^x) on 8 lanes, and its derivative σ(x), from one exponential:
+/// ln(1 + z) as ln(u)·z/(u − 1) with u = 1 + z (exact where u rounds to 1, as log1p is for
+/// small z); x itself above 20.
+@inlinable @inline(__always)
+public func fastSoftplus(_ x: SIMD8<Float>) -> (value: SIMD8<Float>, derivative: SIMD8<Float>) {
+  let z = fastExp(x), u = 1 + z
+  var value = fastLog(u) * (z / (u - 1))
+  value.replace(with: z, where: u .== 1)
+  value.replace(with: x, where: x .> 20)
+  var derivative = z / u
+  derivative.replace(with: 1, where: x .> 20)
+  return (value, derivative)
+}

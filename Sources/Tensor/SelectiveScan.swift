@@ -13,7 +13,11 @@ extension Tensor {
   /// recomputes a chunk's states (bit for bit: the same `ScanStep` code) into a buffer that stays
   /// in cache and runs the recurrence back through it. Partial sums over the batch are combined
   /// in batch order, so results do not depend on the thread count.
-  public static func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor {
+  ///
+  /// With `deltaSoftplus`, `delta` holds Δ's pre-activation and the kernel applies Mamba's
+  /// Δ = softplus(delta) where it reads it (and σ(delta) in the backward): no Δ tensor.
+  public static func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor,
+                                   deltaSoftplus: Bool = false) -> Tensor {
     check(u.rank == 3 && delta.shape == u.shape, "selectiveScan: u \(u.shape) and delta \(delta.shape) must be one [B, L, E] shape")
     let bs = u.shape[0], len = u.shape[1], e = u.shape[2]
     check(a.rank == 2 && a.shape[0] == e, "selectiveScan: A shape \(a.shape) must be [\(e), N] for u \(u.shape)")
@@ -46,7 +50,8 @@ extension Tensor {
               for t in 0..<len {
                 let row = bi * len + t
                 if t % scanChunk == 0 { (startLanes + geo.start(bi, t / scanChunk, blk)).update(from: h, count: n) }
-                let ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w), dt = ScanLanes.load(pd.baseAddress! + row * e + ch0, w)
+                let ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w)
+                let dt = ScanLanes.delta(pd.baseAddress! + row * e + ch0, w, softplus: deltaSoftplus).value
                 ScanStep.advance(h, from: h, decay: nil, n: n, dt: dt, ut: ut, a: A + blk * n, b: pb.baseAddress! + row * n)
                 let C = pc.baseAddress! + row * n
                 var yt = ScanLanes.Vector.zero
@@ -78,10 +83,12 @@ extension Tensor {
         let gdLanes = UnsafeMutableRawPointer(pgD.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
         Threading.parallelFor(bs, grain: 1) { range in
           // One chunk's states h_t and decays exp(Δ_t·A) for one channel block, [scanChunk, N] lanes
-          // each; ∂/∂h carried back across chunks per block; B's and C's gradients summed over
-          // the blocks in lanes, [scanChunk, N] each.
+          // each, and its Δ_t and dΔ_t [scanChunk]; ∂/∂h carried back across chunks per block; B's
+          // and C's gradients summed over the blocks in lanes, [scanChunk, N] each.
           let hBuf = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
           let decayBuf = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
+          let dtBuf = UnsafeMutablePointer<(value: ScanLanes.Vector, derivative: ScanLanes.Vector)>.allocate(capacity: scanChunk)
+          defer { dtBuf.deallocate() }
           let gh = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: geo.blocks * n)
           let gbLanes = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
           let gcLanes = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
@@ -98,16 +105,18 @@ extension Tensor {
                 // The chunk's states again, from its saved start.
                 for t in t0..<t1 {
                   let row = bi * len + t, slot = (t - t0) * n
+                  dtBuf[t - t0] = ScanLanes.delta(pd.baseAddress! + row * e + ch0, w, softplus: deltaSoftplus)
                   ScanStep.advance(hBuf + slot, from: t > t0 ? UnsafePointer(hBuf + slot - n) : start, decay: decayBuf + slot, n: n,
-                                   dt: ScanLanes.load(pd.baseAddress! + row * e + ch0, w),
-                                   ut: ScanLanes.load(pu.baseAddress! + row * e + ch0, w), a: Ab, b: pb.baseAddress! + row * n)
+                                   dt: dtBuf[t - t0].value, ut: ScanLanes.load(pu.baseAddress! + row * e + ch0, w), a: Ab,
+                                   b: pb.baseAddress! + row * n)
                 }
                 let GH = gh + blk * n, GA = gaLanes + (bi * geo.blocks + blk) * n
                 var gD = gdLanes[bi * geo.blocks + blk]
                 for t in stride(from: t1 - 1, through: t0, by: -1) {
                   let row = bi * len + t, slot = (t - t0) * n
                   let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
-                  let dt = ScanLanes.load(pd.baseAddress! + row * e + ch0, w), ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w)
+                  let (dt, dtSlope) = dtBuf[t - t0]
+                  let ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w)
                   let g = ScanLanes.load(pgy.baseAddress! + row * e + ch0, w)
                   gD += g * ut
                   let H = hBuf + slot, decay = decayBuf + slot
@@ -126,7 +135,7 @@ extension Tensor {
                     GB[k] += gt * dt * ut
                     GH[k] = gt * dA
                   }
-                  ScanLanes.store(gDelta, to: pgd.baseAddress! + row * e + ch0, w)
+                  ScanLanes.store(deltaSoftplus ? gDelta * dtSlope : gDelta, to: pgd.baseAddress! + row * e + ch0, w)
                   ScanLanes.store(g * D[blk] + gU, to: pgu.baseAddress! + row * e + ch0, w)
                 }
                 gdLanes[bi * geo.blocks + blk] = gD
@@ -165,7 +174,9 @@ extension Tensor {
 
   /// The same recurrence written step by step with plain ops: the reference the fused kernel
   /// is tested against (slow; tests only).
-  public static func selectiveScanReference(u: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor) -> Tensor {
+  public static func selectiveScanReference(u: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor,
+                                            deltaSoftplus: Bool = false) -> Tensor {
+    let delta = deltaSoftplus ? delta.softplus() : delta
     let bs = u.shape[0], len = u.shape[1], e = u.shape[2], n = a.shape[1]
     var h = Tensor(zeros: [bs, e, n])
     var ys: [Tensor] = []
@@ -212,6 +223,13 @@ enum ScanLanes {
     let v4 = v.lowHalf + v.highHalf
     let v2 = v4.lowHalf + v4.highHalf
     return v2[0] + v2[1]
+  }
+
+  /// Δ for `w` channels from `p` and dΔ/d(what p holds): Δ itself, or softplus of it.
+  @inline(__always)
+  static func delta(_ p: UnsafePointer<Float>, _ w: Int, softplus: Bool) -> (value: Vector, derivative: Vector) {
+    let x = load(p, w)
+    return softplus ? fastSoftplus(x) : (x, Vector(repeating: 1))
   }
 
   /// A row-major [rows, columns] matrix as [row blocks of 8, columns] lanes (a row per lane,

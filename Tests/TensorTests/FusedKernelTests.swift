@@ -126,22 +126,30 @@ struct SelectiveScanTests {
 
   /// One chunk, and 37 steps: two whole chunks the backward recomputes plus a partial one.
   /// Channels run 8 to a vector: 5 is a partial block only, 19 two whole blocks and a partial one.
-  @Test func fusedMatchesPlain() {
+  /// With `softplus`, delta holds pre-activations around Mamba's initial range (Δ ≈ 0.002…0.7).
+  @Test(arguments: [false, true]) func fusedMatchesPlain(softplus: Bool) {
     for (len, n, e) in [(7, 4, 5), (37, 20, 5), (37, 3, 19)] {
-      let xs = inputs(bs: 2, len: len, e: e, n: n)
-      let fused = FusedKernelTests().run(xs) { Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
-      let plain = FusedKernelTests().run(xs) { Tensor.selectiveScanReference(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5]) }
-      expectClose(fused.0, plain.0, "y, length \(len)")
+      var xs = inputs(bs: 2, len: len, e: e, n: n)
+      if softplus { xs[1] = xs[1] * 10 - 6 }
+      let fused = FusedKernelTests().run(xs) {
+        Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5], deltaSoftplus: softplus)
+      }
+      let plain = FusedKernelTests().run(xs) {
+        Tensor.selectiveScanReference(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5], deltaSoftplus: softplus)
+      }
+      expectClose(fused.0, plain.0, "y, length \(len), softplus \(softplus)")
       for (i, name) in ["du", "ddelta", "dA", "dB", "dC", "dD"].enumerated() {
-        expectClose(fused.1[i], plain.1[i], atol: 1e-4, "\(name), length \(len)")
+        expectClose(fused.1[i], plain.1[i], atol: 1e-4, "\(name), length \(len), softplus \(softplus)")
       }
     }
   }
 
-  @Test func fusedMatchesFiniteDifferences() {
+  @Test(arguments: [false, true]) func fusedMatchesFiniteDifferences(softplus: Bool) {
     for len in [5, 19] {
-      checkGradient("selective_scan", inputs(bs: 2, len: len, e: 3, n: 4), eps: 1e-3) {
-        Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5])
+      var xs = inputs(bs: 2, len: len, e: 3, n: 4)
+      if softplus { xs[1] = xs[1] * 4 - 2 }
+      checkGradient("selective_scan", xs, eps: 1e-3) {
+        Tensor.selectiveScan(u: $0[0], delta: $0[1], a: $0[2], b: $0[3], c: $0[4], d: $0[5], deltaSoftplus: softplus)
       }
     }
   }

@@ -236,7 +236,7 @@ struct AttentionScratch {
   /// without dropout.
   func dropped(_ probs: UnsafeMutablePointer<Float>, _ n: Int, at offset: Int, p: Float, draws: UniformDraws) -> UnsafePointer<Float> {
     guard let out = droppedProbs, let f = factors, p > 0 else { return UnsafePointer(probs) }
-    draws.forEach(in: offset..<(offset + n)) { e, u in f[e - offset] = Tensor.dropoutFactor(u, p) }
+    draws.dropoutFactors(in: offset..<(offset + n), p: p, into: f)
     for i in 0..<n { out[i] = probs[i] * f[i] }
     return UnsafePointer(out)
   }

@@ -61,8 +61,10 @@ extension Tensor {
       av.withUnsafeBufferPointer { pa in
         bv.withUnsafeBufferPointer { pb in
           y.withUnsafeMutableBufferPointer { py in
+            // Plain pointers in the loops: through the buffer pointers they do not vectorise.
+            let a = pa.baseAddress!, b = pb.baseAddress!, y = py.baseAddress!
             Threading.parallelFor(av.count, grain: 16384) { r in
-              for i in r { py[i] = f.value(pa[i], pb[i]) }
+              for i in r { y[i] = f.value(a[i], b[i]) }
             }
           }
         }
@@ -73,12 +75,14 @@ extension Tensor {
             g.withUnsafeBufferPointer { pg in
               if a.requiresGrad {
                 a.accumulateGrad { ga in
-                  Threading.parallelFor(ga.count, grain: 16384) { r in for i in r { ga[i] += pg[i] * f.da(pa[i], pb[i]) } }
+                  let d = ga.baseAddress!, g = pg.baseAddress!, x = pa.baseAddress!, y = pb.baseAddress!
+                  Threading.parallelFor(ga.count, grain: 16384) { r in for i in r { d[i] += g[i] * f.da(x[i], y[i]) } }
                 }
               }
               if b.requiresGrad {
                 b.accumulateGrad { gb in
-                  Threading.parallelFor(gb.count, grain: 16384) { r in for i in r { gb[i] += pg[i] * f.db(pa[i], pb[i]) } }
+                  let d = gb.baseAddress!, g = pg.baseAddress!, x = pa.baseAddress!, y = pb.baseAddress!
+                  Threading.parallelFor(gb.count, grain: 16384) { r in for i in r { d[i] += g[i] * f.db(x[i], y[i]) } }
                 }
               }
             }

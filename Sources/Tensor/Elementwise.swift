@@ -93,13 +93,16 @@ extension Tensor {
   /// Applies `f` element-wise; `f.derivative(x, y)` gives dy/dx for the backward pass.
   public func map<F: PointwiseFunction>(op: String, _ f: F) -> Tensor {
     let x = data
-    var y = [Float](repeating: 0, count: x.count)
-    x.withUnsafeBufferPointer { px in
-      y.withUnsafeMutableBufferPointer { py in
+    // Written whole: no zero-fill first. Plain pointers in the loop: through the buffer pointers
+    // it does not vectorise (SiLU 7× slower).
+    let y = [Float](unsafeUninitializedCapacity: x.count) { py, written in
+      x.withUnsafeBufferPointer { px in
+        let xs = px.baseAddress!, ys = py.baseAddress!
         Threading.parallelFor(x.count, grain: 16384) { r in
-          for i in r { py[i] = f.value(px[i]) }
+          for i in r { ys[i] = f.value(xs[i]) }
         }
       }
+      written = x.count
     }
     let out = Tensor(shape: shape, data: y)
     return Tensor.record(out, op: op, [self]) { [unowned out] g in
@@ -108,8 +111,9 @@ extension Tensor {
         x.withUnsafeBufferPointer { px in
           y.withUnsafeBufferPointer { py in
             g.withUnsafeBufferPointer { pg in
+              let d = gx.baseAddress!, g = pg.baseAddress!, xs = px.baseAddress!, ys = py.baseAddress!
               Threading.parallelFor(gx.count, grain: 16384) { r in
-                for i in r { gx[i] += pg[i] * f.derivative(px[i], py[i]) }
+                for i in r { d[i] += g[i] * f.derivative(xs[i], ys[i]) }
               }
             }
           }

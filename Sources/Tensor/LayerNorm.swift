@@ -116,7 +116,8 @@ extension Tensor {
             if p > 0 {
               draws.forEach(in: r) { i, u in out[i] = px[i] + py[i] * dropoutFactor(u, p) }
             } else {
-              for i in r { out[i] = px[i] + py[i] }
+              let s = out.baseAddress!, a = px.baseAddress!, b = py.baseAddress!
+              for i in r { s[i] = a[i] + b[i] }
             }
           }
         }
@@ -137,7 +138,8 @@ extension Tensor {
               if p > 0 {
                 draws.forEach(in: r) { i, u in gy[i] += pg[i] * dropoutFactor(u, p) }
               } else {
-                for i in r { gy[i] += pg[i] }
+                let d = gy.baseAddress!, s = pg.baseAddress!
+                for i in r { d[i] += s[i] }
               }
             }
           }

@@ -24,7 +24,8 @@ extension Tensor {
           if p > 0 {
             draws.forEach(in: r) { i, u in out[i] = max(pp[i], 0) * dropoutFactor(u, p) }
           } else {
-            for i in r { out[i] = max(pp[i], 0) }
+            let y = out.baseAddress!, x = pp.baseAddress!
+            for i in r { y[i] = max(x[i], 0) }
           }
         }
       }
@@ -40,7 +41,8 @@ extension Tensor {
               if p > 0 {
                 draws.forEach(in: r) { i, u in out[i] = pg[i] * dropoutFactor(u, p) * (pp[i] > 0 ? 1 : 0) }
               } else {
-                for i in r { out[i] = pg[i] * (pp[i] > 0 ? 1 : 0) }
+                let d = out.baseAddress!, g = pg.baseAddress!, x = pp.baseAddress!
+                for i in r { d[i] = g[i] * (x[i] > 0 ? 1 : 0) }
               }
             }
           }

@@ -131,6 +131,23 @@ public struct UniformDraws: Sendable {
   }
 }
 
+extension UniformDraws {
+  /// Dropout's factors for the elements of `range` into `out` (out[0] is range's first): 1/(1 − p)
+  /// where the uniform is ≥ p, else 0 — `Tensor.dropoutFactor`'s bits, in a plain loop per stream
+  /// chunk, which vectorises where a closure per element does not.
+  @inlinable
+  public func dropoutFactors(in range: Range<Int>, p: Float, into out: UnsafeMutablePointer<Float>) {
+    let keep: Float = 1 / (1 - p)
+    var e = range.lowerBound
+    while e < range.upperBound {
+      let s = e / chunk, end = min(range.upperBound, (s + 1) * chunk)
+      let rng = starts[s], base = s * chunk, o = out - range.lowerBound
+      for i in e..<end { o[i] = rng.uniform(at: i - base) >= p ? keep : 0 }
+      e = end
+    }
+  }
+}
+
 extension RNG: RandomSource {
   public mutating func uniformDraws(_ count: Int) -> UniformDraws {
     defer { self = advanced(by: count) }

@@ -85,7 +85,9 @@ public final class Tensor {
     if grad == nil { grad = g; return }
     grad!.withUnsafeMutableBufferPointer { d in
       g.withUnsafeBufferPointer { s in
-        Threading.parallelFor(d.count, grain: 16384) { r in for i in r { d[i] += s[i] } }
+        // Plain pointers: the loop then vectorises.
+        let dp = d.baseAddress!, sp = s.baseAddress!
+        Threading.parallelFor(d.count, grain: 16384) { r in for i in r { dp[i] += sp[i] } }
       }
     }
   }

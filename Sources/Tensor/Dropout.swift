@@ -14,7 +14,10 @@ extension Tensor {
     x.withUnsafeBufferPointer { px in
       y.withUnsafeMutableBufferPointer { py in
         Threading.parallelFor(count, grain: 16384) { r in
-          draws.forEach(in: r) { i, u in py[i] = px[i] * Self.dropoutFactor(u, p) }
+          draws.withDropoutFactors(in: r, p: p) { tile, f in
+            let y = py.baseAddress! + tile.lowerBound, x = px.baseAddress! + tile.lowerBound
+            for k in 0..<tile.count { y[k] = x[k] * f[k] }
+          }
         }
       }
     }
@@ -22,7 +25,10 @@ extension Tensor {
       self.accumulateGrad { gx in
         g.withUnsafeBufferPointer { pg in
           Threading.parallelFor(gx.count, grain: 16384) { r in
-            draws.forEach(in: r) { i, u in gx[i] += pg[i] * Self.dropoutFactor(u, p) }
+            draws.withDropoutFactors(in: r, p: p) { tile, f in
+              let d = gx.baseAddress! + tile.lowerBound, g = pg.baseAddress! + tile.lowerBound
+              for k in 0..<tile.count { d[k] += g[k] * f[k] }
+            }
           }
         }
       }

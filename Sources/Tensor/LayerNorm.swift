@@ -114,7 +114,11 @@ extension Tensor {
         y.data.withUnsafeBufferPointer { py in
           Threading.parallelFor(n, grain: 16384) { r in
             if p > 0 {
-              draws.forEach(in: r) { i, u in out[i] = px[i] + py[i] * dropoutFactor(u, p) }
+              draws.withDropoutFactors(in: r, p: p) { tile, f in
+                let s = out.baseAddress! + tile.lowerBound, a = px.baseAddress! + tile.lowerBound
+                let b = py.baseAddress! + tile.lowerBound
+                for k in 0..<tile.count { s[k] = a[k] + b[k] * f[k] }
+              }
             } else {
               let s = out.baseAddress!, a = px.baseAddress!, b = py.baseAddress!
               for i in r { s[i] = a[i] + b[i] }
@@ -136,7 +140,10 @@ extension Tensor {
           gs.withUnsafeBufferPointer { pg in
             Threading.parallelFor(n, grain: 16384) { r in
               if p > 0 {
-                draws.forEach(in: r) { i, u in gy[i] += pg[i] * dropoutFactor(u, p) }
+                draws.withDropoutFactors(in: r, p: p) { tile, f in
+                  let d = gy.baseAddress! + tile.lowerBound, g = pg.baseAddress! + tile.lowerBound
+                  for k in 0..<tile.count { d[k] += g[k] * f[k] }
+                }
               } else {
                 let d = gy.baseAddress!, s = pg.baseAddress!
                 for i in r { d[i] += s[i] }

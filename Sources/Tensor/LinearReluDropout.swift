@@ -22,7 +22,10 @@ extension Tensor {
       pre.withUnsafeBufferPointer { pp in
         Threading.parallelFor(n, grain: 16384) { r in
           if p > 0 {
-            draws.forEach(in: r) { i, u in out[i] = max(pp[i], 0) * dropoutFactor(u, p) }
+            draws.withDropoutFactors(in: r, p: p) { tile, f in
+              let y = out.baseAddress! + tile.lowerBound, x = pp.baseAddress! + tile.lowerBound
+              for k in 0..<tile.count { y[k] = max(x[k], 0) * f[k] }
+            }
           } else {
             let y = out.baseAddress!, x = pp.baseAddress!
             for i in r { y[i] = max(x[i], 0) }
@@ -39,7 +42,11 @@ extension Tensor {
           pre.withUnsafeBufferPointer { pp in
             Threading.parallelFor(n, grain: 16384) { r in
               if p > 0 {
-                draws.forEach(in: r) { i, u in out[i] = pg[i] * dropoutFactor(u, p) * (pp[i] > 0 ? 1 : 0) }
+                draws.withDropoutFactors(in: r, p: p) { tile, f in
+                  let d = out.baseAddress! + tile.lowerBound, g = pg.baseAddress! + tile.lowerBound
+                  let x = pp.baseAddress! + tile.lowerBound
+                  for k in 0..<tile.count { d[k] = g[k] * f[k] * (x[k] > 0 ? 1 : 0) }
+                }
               } else {
                 let d = out.baseAddress!, g = pg.baseAddress!, x = pp.baseAddress!
                 for i in r { d[i] = g[i] * (x[i] > 0 ? 1 : 0) }

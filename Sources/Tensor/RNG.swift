@@ -60,6 +60,18 @@ public struct RNG: Sendable, Equatable {
     Self.unitFloat(Self.mix(state &+ UInt64(truncatingIfNeeded: i + 1) &* Self.increment))
   }
 
+  /// `uniform(at: i)` … `uniform(at: i + 7)` in vector lanes, the same bits: SplitMix64's 64-bit
+  /// multiplies do not vectorise in a scalar loop, written on lanes they do.
+  @inlinable
+  public func uniforms8(at i: Int) -> SIMD8<Float> {
+    let counters = SIMD8<UInt64>(0, 1, 2, 3, 4, 5, 6, 7) &+ UInt64(truncatingIfNeeded: i + 1)
+    var z = state &+ counters &* Self.increment
+    z = (z ^ (z &>> 30)) &* 0xBF58_476D_1CE4_E5B9
+    z = (z ^ (z &>> 27)) &* 0x94D0_49BB_1331_11EB
+    z = z ^ (z &>> 31)
+    return SIMD8<Float>(SIMD8<Int32>(truncatingIfNeeded: z &>> 40)) * (1.0 / 16_777_216.0)
+  }
+
   @inlinable
   public mutating func uniform(_ lo: Float, _ hi: Float) -> Float { lo + (hi - lo) * uniform() }
 
@@ -142,8 +154,32 @@ extension UniformDraws {
     while e < range.upperBound {
       let s = e / chunk, end = min(range.upperBound, (s + 1) * chunk)
       let rng = starts[s], base = s * chunk, o = out - range.lowerBound
-      for i in e..<end { o[i] = rng.uniform(at: i - base) >= p ? keep : 0 }
+      var i = e
+      while i + 8 <= end {
+        var f = SIMD8<Float>(repeating: keep)
+        f.replace(with: 0, where: rng.uniforms8(at: i - base) .< p)
+        UnsafeMutableRawPointer(o + i).storeBytes(of: f, as: SIMD8<Float>.self)
+        i += 8
+      }
+      while i < end { o[i] = rng.uniform(at: i - base) >= p ? keep : 0; i += 1 }
       e = end
+    }
+  }
+}
+
+extension UniformDraws {
+  /// `body(tile, factors)` over `range` in tiles of 4096 elements, factors[k] the dropout factor
+  /// of element tile.lowerBound + k: the kernels' dropout loops, vectorised.
+  @inlinable
+  public func withDropoutFactors(in range: Range<Int>, p: Float, _ body: (Range<Int>, UnsafePointer<Float>) -> Void) {
+    withUnsafeTemporaryAllocation(of: Float.self, capacity: 4096) { buffer in
+      var lo = range.lowerBound
+      while lo < range.upperBound {
+        let hi = min(range.upperBound, lo + 4096)
+        dropoutFactors(in: lo..<hi, p: p, into: buffer.baseAddress!)
+        body(lo..<hi, buffer.baseAddress!)
+        lo = hi
+      }
     }
   }
 }

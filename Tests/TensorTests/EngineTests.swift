@@ -153,6 +153,25 @@ struct EngineTests {
     #expect(streams.streams == separate)
   }
 
+  /// The vector draws and dropout factors give the scalar ones' bits: 8 lanes at any offset, and
+  /// factors over ranges that start, end and cross stream chunks anywhere (3 streams of 37).
+  @Test func laneDrawsMatchScalarDraws() {
+    let rng = RNG(seed: 12)
+    for i in [0, 1, 7, 1000] {
+      let lanes = rng.uniforms8(at: i)
+      #expect((0..<8).map { lanes[$0].bitPattern } == (0..<8).map { rng.uniform(at: i + $0).bitPattern })
+    }
+    var streams = SampleStreams([RNG(seed: 4), RNG(seed: 5), RNG(seed: 6)])
+    let draws = streams.uniformDraws(111)
+    for p: Float in [0.1, 0.5] {
+      for range in [0..<111, 3..<40, 37..<74, 70..<71, 9..<17] {
+        var out = [Float](repeating: -1, count: range.count)
+        out.withUnsafeMutableBufferPointer { draws.dropoutFactors(in: range, p: p, into: $0.baseAddress!) }
+        #expect(out.map(\.bitPattern) == range.map { Tensor.dropoutFactor(draws[$0], p).bitPattern }, "p \(p), range \(range)")
+      }
+    }
+  }
+
   /// GEMMs split among threads give the bits of one unsplit call, for every transpose, for
   /// sizes that do not divide evenly, and for alpha 1 and beta 0 (OpenBLAS's "direct" path).
   @Test func splitGEMMIsBitIdenticalToOneCall() {

@@ -92,8 +92,7 @@ struct ESSM {
   func callAsFunction(_ x: Tensor) -> Tensor {
     var u = inProj(x, outputs: 0..<expanded)
     let z = inProj(x, outputs: expanded..<(2 * expanded))
-    u = Tensor.conv2d(u.tokensToGrid(height: grid, width: grid), weight: convWeight, bias: convBias,
-                      padding: Padding2d(1), groups: expanded).silu().gridToTokens()
+    u = Tensor.depthwiseConv2dTokens(u, height: grid, width: grid, weight: convWeight, bias: convBias, padding: Padding2d(1)).silu()
     let ys = (0..<4).map { k in scans[k](u.select(axis: 1, orders[k])) }
     let y = Tensor.concat(ys, axis: 1).select(axis: 1, inverse)
     return outProj(outNorm(y) * z.silu())
@@ -119,8 +118,7 @@ struct MambaBlock {
   }
 
   func callAsFunction(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
-    let local = Tensor.conv2d(x.tokensToGrid(height: grid, width: grid), weight: dwWeight, bias: dwBias,
-                              padding: Padding2d(1), groups: dwWeight.shape[0]).gridToTokens()
+    let local = Tensor.depthwiseConv2dTokens(x, height: grid, width: grid, weight: dwWeight, bias: dwBias, padding: Padding2d(1))
     let t = norm2(essm(norm1(x)))
     return attn(query: t, key: t, value: t, &ctx) + local
   }

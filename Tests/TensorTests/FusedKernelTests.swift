@@ -71,6 +71,41 @@ struct FusedKernelTests {
     }
   }
 
+  /// The token-layout depthwise convolution against conv2d on the grid between two transposes:
+  /// 3×3 "same" on a 5×7 grid, an asymmetric 5×5 padding, a shrinking unpadded one; 19 channels
+  /// (vector lanes and a tail), with and without bias.
+  @Test func depthwiseTokensVsGrid() {
+    let cases: [(k: Int, pad: Padding2d, h: Int, w: Int, c: Int, bias: Bool)] = [
+      (3, Padding2d(1), 5, 7, 19, true), (5, Padding2d(top: 2, left: 1, bottom: 2, right: 1), 6, 5, 4, true),
+      (3, .zero, 4, 6, 3, false),
+    ]
+    for (i, t) in cases.enumerated() {
+      let all = [randn([2, t.h * t.w, t.c], seed: UInt64(60 + i)), randn([t.c, 1, t.k, t.k], seed: UInt64(70 + i)),
+                 randn([t.c], seed: UInt64(80 + i))]
+      let inputs = t.bias ? all : Array(all.prefix(2))
+      let ho = t.h + t.pad.top + t.pad.bottom - t.k + 1, wo = t.w + t.pad.left + t.pad.right - t.k + 1
+      let fused = run(inputs) {
+        Tensor.depthwiseConv2dTokens($0[0], height: t.h, width: t.w, weight: $0[1], bias: t.bias ? $0[2] : nil, padding: t.pad)
+      }
+      let plain = run(inputs) { xs in
+        let grid = xs[0].transposed(1, 2).reshaped([2, t.c, t.h, t.w])
+        let y = Tensor.conv2dReference(grid, weight: xs[1], bias: t.bias ? xs[2] : nil, padding: t.pad, groups: t.c)
+        return y.reshaped([2, t.c, ho * wo]).transposed(1, 2)
+      }
+      expectClose(fused.0, plain.0, "depthwise tokens, case \(i)")
+      for (j, name) in ["dx", "dw", "db"].prefix(inputs.count).enumerated() {
+        expectClose(fused.1[j], plain.1[j], "\(name), case \(i)")
+      }
+    }
+    let x = randn([3, 25, 11], seed: 90), w = randn([11, 1, 3, 3], seed: 91), b = randn([11], seed: 92)
+    let grads = [1, 4].map { threads in
+      Threading.withThreads(threads) {
+        run([x, w, b]) { Tensor.depthwiseConv2dTokens($0[0], height: 5, width: 5, weight: $0[1], bias: $0[2], padding: Padding2d(1)) }.1
+      }
+    }
+    #expect(grads[0] == grads[1], "gradients depend on the thread count")
+  }
+
   /// Rows of 12 (a tail only) and 40 (16-lane sums and a tail).
   @Test func layerNormFusedVsComposed() {
     for c in [12, 40] {

@@ -130,6 +130,15 @@ struct GradientTests {
     }
   }
 
+  @Test func depthwiseOnTokens() {
+    for (pad, k) in [(Padding2d(1), 3), (Padding2d(top: 2, left: 1, bottom: 0, right: 1), 3)] {
+      checkGradient("depthwise_conv2d_tokens k\(k) \(pad)", [randn([2, 20, 3], seed: 31), randn([3, 1, k, k], seed: 32, std: 0.5),
+                                                           randn([3], seed: 33)]) {
+        Tensor.depthwiseConv2dTokens($0[0], height: 4, width: 5, weight: $0[1], bias: $0[2], padding: pad)
+      }
+    }
+  }
+
   @Test func pooling() {
     let x = randn([2, 2, 6, 7], seed: 29)
     checkGradient("avg_pool2d", [x]) { $0[0].avgPool2d(kernel: 2) }

@@ -8,7 +8,7 @@ import PackageDescription
 // Swift's default target is SSE2, which runs the loops that are not GEMMs 4 floats wide. The
 // results are the same bits either way (no contraction into FMA; lane sums keep their order).
 // IUMAD_TARGET_CPU overrides it: `x86-64` for a CPU without AVX2, or another LLVM CPU name
-// (docs/performance.md, "Target CPU").
+// (docs/decisions.md, "Kernels compiled for AVX2 + FMA").
 #if arch(x86_64)
 let targetCPU = Context.environment["IUMAD_TARGET_CPU"] ?? "haswell"
 let swiftSettings: [SwiftSetting] = [.unsafeFlags(["-target-cpu", targetCPU])]

@@ -3,7 +3,7 @@
 #   Same rule as NativeTuning.swift; see docs/decisions.md.
 # - IUMAD_TARGET_CPU: Package.swift compiles our kernels for AVX2 + FMA on x86-64; on an x86-64
 #   CPU without them, build for plain x86-64 instead of a binary that would stop on an illegal
-#   instruction (docs/performance.md, "Target CPU").
+#   instruction (docs/decisions.md, "Kernels compiled for AVX2 + FMA").
 if [ -r /proc/cpuinfo ] && { [ -z "${OPENBLAS_CORETYPE:-}" ] || [ -z "${IUMAD_TARGET_CPU:-}" ]; }; then
   _flags=$(grep -m1 '^flags' /proc/cpuinfo)
   _has() { case " $_flags " in *" $1 "*) return 0 ;; *) return 1 ;; esac; }

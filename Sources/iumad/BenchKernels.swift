@@ -33,6 +33,8 @@ struct BenchScan: ParsableCommand {
   @Option(help: "Channels E.") var channels: Int = 256
   @Option(help: "State size N.") var state: Int = 16
   @Option(help: "Timed repetitions.") var repeats: Int = 3
+  @Flag(help: "Apply softplus to Δ inside the kernel, as the model does (delta then holds its pre-activation).")
+  var softplus = false
   @OptionGroup var bench: BenchOptions
 
   func run() throws {
@@ -47,14 +49,15 @@ struct BenchScan: ParsableCommand {
     let (bs, l, e, n) = (batch, length, channels, state)
     let u = leaf([bs, l, e], -1, 1), delta = leaf([bs, l, e], 0.01, 0.2), a = leaf([e, n], -2, -0.1)
     let b = leaf([bs, l, n], -1, 1), c = leaf([bs, l, n], -1, 1), d = leaf([e], -1, 1)
-    let fused = timeForwardBackward(repeats: repeats) { Tensor.selectiveScan(u: u, delta: delta, a: a, b: b, c: c, d: d) }
-    let plain = timeForwardBackward(repeats: max(1, repeats / 3)) { Tensor.selectiveScanReference(u: u, delta: delta, a: a, b: b, c: c, d: d) }
-    let diff = relativeDifference(Tensor.selectiveScan(u: u, delta: delta, a: a, b: b, c: c, d: d).data,
-                                  Tensor.selectiveScanReference(u: u, delta: delta, a: a, b: b, c: c, d: d).data)
+    func fusedScan() -> Tensor { Tensor.selectiveScan(u: u, delta: delta, a: a, b: b, c: c, d: d, deltaSoftplus: softplus) }
+    func plainScan() -> Tensor { Tensor.selectiveScanReference(u: u, delta: delta, a: a, b: b, c: c, d: d, deltaSoftplus: softplus) }
+    let fused = timeForwardBackward(repeats: repeats, fusedScan)
+    let plain = timeForwardBackward(repeats: max(1, repeats / 3), plainScan)
+    let diff = relativeDifference(fusedScan().data, plainScan().data)
     print(tableRow([("[B, L, E, N]", 20), ("fused ms", 10), ("plain ms", 10), ("speed-up", 9), ("max rel diff", 13)]))
     print(tableRow([("[\(bs), \(l), \(e), \(n)]", 20), (String(format: "%.1f", fused * 1e3), 10), (String(format: "%.1f", plain * 1e3), 10),
                   (String(format: "%.1f×", plain / fused), 9), (String(format: "%.1e", diff), 13)]))
-    try bench.write(["bench": "scan", "shape": [bs, l, e, n], "threads": Threading.threads, "fused_seconds": fused,
+    try bench.write(["bench": "scan", "shape": [bs, l, e, n], "softplus": softplus, "threads": Threading.threads, "fused_seconds": fused,
                      "plain_seconds": plain, "speedup": plain / fused, "max_relative_difference": diff])
   }
 }

@@ -52,10 +52,14 @@ struct BenchCLITests {
   @Test func benchScanAndAttentionCompareFusedWithPlain() throws {
     let dir = try temporaryDirectory("bench-kernels")
     let scan = dir.appendingPathComponent("scan.json").path, attention = dir.appendingPathComponent("attention.json").path
-    let s = try runIUMAD(["bench", "scan", "--batch", "2", "--length", "16", "--channels", "8", "--state", "4", "--repeats", "1", "--json", scan])
-    #expect(s.status == 0 && s.stdout.contains("speed-up"), "stderr: \(s.stderr)")
-    let sj = benchJSON(scan)
-    #expect(((sj["fused_seconds"] as? Double) ?? 0) > 0 && ((sj["max_relative_difference"] as? Double) ?? 1) < 1e-4)
+    for softplus in [false, true] {
+      let s = try runIUMAD(["bench", "scan", "--batch", "2", "--length", "16", "--channels", "8", "--state", "4", "--repeats", "1", "--json", scan]
+                           + (softplus ? ["--softplus"] : []))
+      #expect(s.status == 0 && s.stdout.contains("speed-up"), "stderr: \(s.stderr)")
+      let sj = benchJSON(scan)
+      #expect(((sj["fused_seconds"] as? Double) ?? 0) > 0 && ((sj["max_relative_difference"] as? Double) ?? 1) < 1e-4)
+      #expect(sj["softplus"] as? Bool == softplus)
+    }
     let a = try runIUMAD(["bench", "attention", "--batch", "1", "--repeats", "1", "--json", attention])
     #expect(a.status == 0, "stderr: \(a.stderr)")
     let rows = benchJSON(attention)["results"] as? [[String: Any]] ?? []

@@ -101,16 +101,20 @@ extension Tensor {
     check(x.rank >= 1 && x.shape.last! == inF, "\(op): input shape \(x.shape) does not end in \(inF) (weight \(weight.shape))")
     if let bias { check(bias.shape == [outF], "\(op): bias shape \(bias.shape), expected [\(outF)]") }
     let rows = x.count / max(inF, 1)
-    var y = [Float](repeating: 0, count: rows * outF)
-    if let bias {
-      for r in 0..<rows { for j in 0..<outF { y[r * outF + j] = bias.data[j] } }
-    }
-    x.data.withUnsafeBufferPointer { px in
-      weight.data.withUnsafeBufferPointer { pw in
-        y.withUnsafeMutableBufferPointer { py in
-          sgemm(transB: true, m: rows, n: outF, k: inF, a: px.baseAddress!, b: pw.baseAddress!, beta: bias == nil ? 0 : 1, c: py.baseAddress!)
+    // No zero-fill: the bias rows are C (beta 1), or beta 0 writes C whole.
+    let y = [Float](unsafeUninitializedCapacity: rows * outF) { py, written in
+      let c = py.baseAddress!
+      if let bias {
+        bias.data.withUnsafeBufferPointer { pb in
+          for r in 0..<rows { (c + r * outF).update(from: pb.baseAddress!, count: outF) }
         }
       }
+      x.data.withUnsafeBufferPointer { px in
+        weight.data.withUnsafeBufferPointer { pw in
+          sgemm(transB: true, m: rows, n: outF, k: inF, a: px.baseAddress!, b: pw.baseAddress!, beta: bias == nil ? 0 : 1, c: c)
+        }
+      }
+      written = rows * outF
     }
     return (y, rows, inF, outF)
   }

@@ -31,7 +31,10 @@ struct DetectionQualityCLITests {
     let r = try runIUMAD(["train"] + common + ["--out", run.path])
     #expect(r.status == 0, "train: \(r.stderr)")
     let model = try baseMeans(run)
-    #expect((model["i_auroc"] ?? 0) >= 0.9, "tiny preset I-AUROC after the base step: \(model)")
+    // Seeds 0–4 of two builds whose kernels differ in the last bits: I-AUROC 0.855–0.901 (mean
+    // 0.884, sd 0.015). 0.82 is four deviations below the mean: no change of rounding fails it,
+    // a model that stops finding defects (0.5–0.7) does.
+    #expect((model["i_auroc"] ?? 0) >= 0.82, "tiny preset I-AUROC after the base step: \(model)")
 
     let bl = dir.appendingPathComponent("baseline")
     let b = try runIUMAD(["baseline"] + common + ["--out", bl.path])

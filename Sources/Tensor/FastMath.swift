@@ -5,20 +5,9 @@
 /// dominates softmax, the S6 scan and the sigmoid family.
 @inlinable @inline(__always)
 public func fastExp(_ v: Float) -> Float {
-  let x = min(max(v, -87.33654), 88.37626)
-  // Adding 1.5·2^23 rounds x·log2(e) to an integer in the low mantissa bits.
-  let t = x * 1.442_695_04 + 12_582_912.0
-  let n = t - 12_582_912.0
-  let ni = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
-  let r = x - n * 0.693_359_375 + n * 2.121_944_40e-4
-  var p: Float = 1.987_569_150_0e-4
-  p = p * r + 1.398_199_950_7e-3
-  p = p * r + 8.333_451_907_3e-3
-  p = p * r + 4.166_579_589_4e-2
-  p = p * r + 1.666_666_545_9e-1
-  p = p * r + 5.000_000_120_1e-1
-  let e = p * (r * r) + r + 1
-  return e * Float(bitPattern: UInt32(bitPattern: (ni &+ 127) &<< 23))
+  let (t, er) = expReduced(min(max(v, -87.33654), 88.37626))
+  let n = Int32(bitPattern: t.bitPattern) &- 0x4B40_0000
+  return er * Float(bitPattern: UInt32(bitPattern: (n &+ 127) &<< 23))
 }
 
 /// 1 / (1 + e^−x).
@@ -32,18 +21,44 @@ public func fastExp(_ v: SIMD8<Float>) -> SIMD8<Float> {
   var x = v
   x.replace(with: -87.33654, where: x .< -87.33654)
   x.replace(with: 88.37626, where: x .> 88.37626)
+  let (t, er) = expReduced(x)
+  let n = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
+  return er * unsafeBitCast((n &+ 127) &<< 23, to: SIMD8<Float>.self)
+}
+
+/// Float arithmetic that a Float and a vector of them share: what `expReduced` needs.
+public protocol FastMathArithmetic {
+  init(broadcast: Float)
+  static func + (a: Self, b: Self) -> Self
+  static func - (a: Self, b: Self) -> Self
+  static func * (a: Self, b: Self) -> Self
+  static func + (a: Self, b: Float) -> Self
+  static func - (a: Self, b: Float) -> Self
+  static func * (a: Self, b: Float) -> Self
+}
+
+extension Float: FastMathArithmetic {
+  @inlinable public init(broadcast v: Float) { self = v }
+}
+
+extension SIMD8: FastMathArithmetic where Scalar == Float {
+  @inlinable public init(broadcast v: Float) { self.init(repeating: v) }
+}
+
+/// x = n·ln2 + r: t holds n = round(x·log₂e) in its low mantissa bits (1.5·2²³ added), and e^r
+/// by the polynomial. The scalar and the lane `fastExp` share it, so their bits agree.
+@inlinable @inline(__always)
+func expReduced<V: FastMathArithmetic>(_ x: V) -> (t: V, er: V) {
   let t = x * 1.442_695_04 + 12_582_912.0
   let n = t - 12_582_912.0
-  let ni = unsafeBitCast(t, to: SIMD8<Int32>.self) &- 0x4B40_0000
   let r = x - n * 0.693_359_375 + n * 2.121_944_40e-4
-  var p = SIMD8<Float>(repeating: 1.987_569_150_0e-4)
+  var p = V(broadcast: 1.987_569_150_0e-4)
   p = p * r + 1.398_199_950_7e-3
   p = p * r + 8.333_451_907_3e-3
   p = p * r + 4.166_579_589_4e-2
   p = p * r + 1.666_666_545_9e-1
   p = p * r + 5.000_000_120_1e-1
-  let e = p * (r * r) + r + 1
-  return e * unsafeBitCast((ni &+ 127) &<< 23, to: SIMD8<Float>.self)
+  return (t, p * (r * r) + r + 1)
 }
 
 /// ln x on 8 lanes for positive normal x (Cephes logf: x = m·2^e with m in [√½, √2), ln m by a

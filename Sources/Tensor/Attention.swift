@@ -6,7 +6,8 @@ extension Tensor {
   /// softmax(Q·Kᵀ/√d)·V per head, with the heads interleaved in the last dimension:
   /// q [B, Tq, H·d], k [B, Tk, H·d], v [B, Tk, H·dv] → [B, Tq, H·dv].
   /// Heads are read in place through GEMM leading dimensions (no split/merge copies); the
-  /// backward reuses the saved attention probabilities. Dropout on the probabilities uses `rng`.
+  /// backward recomputes the probabilities block by block from each row's saved max and 1/Σ.
+  /// Dropout on the probabilities uses `rng`.
   public static func attention<R: RandomSource>(q: Tensor, k: Tensor, v: Tensor, heads: Int, dropout p: Float = 0, rng: inout R) -> Tensor {
     check(q.rank == 3 && k.rank == 3 && v.rank == 3,
                  "attention: q, k, v must be [B, T, H·d], got \(q.shape), \(k.shape), \(v.shape)")

@@ -128,25 +128,12 @@ public struct UniformDraws: Sendable {
   public let chunk: Int
 
   @inlinable public subscript(e: Int) -> Float { starts[e / chunk].uniform(at: e % chunk) }
-
-  /// `body(i, u)` for every element i in `range` with its uniform u: the stream lookup is paid
-  /// once per chunk, not per element.
-  @inlinable
-  public func forEach(in range: Range<Int>, _ body: (Int, Float) -> Void) {
-    var e = range.lowerBound
-    while e < range.upperBound {
-      let s = e / chunk, end = min(range.upperBound, (s + 1) * chunk)
-      let rng = starts[s], base = s * chunk
-      for i in e..<end { body(i, rng.uniform(at: i - base)) }
-      e = end
-    }
-  }
 }
 
 extension UniformDraws {
   /// Dropout's factors for the elements of `range` into `out` (out[0] is range's first): 1/(1 − p)
-  /// where the uniform is ≥ p, else 0 — `Tensor.dropoutFactor`'s bits, in a plain loop per stream
-  /// chunk, which vectorises where a closure per element does not.
+  /// where the uniform is ≥ p, else 0 — `Tensor.dropoutFactor`'s bits, 8 draws at a time
+  /// (`RNG.uniforms8`) within each stream's chunk.
   @inlinable
   public func dropoutFactors(in range: Range<Int>, p: Float, into out: UnsafeMutablePointer<Float>) {
     let keep: Float = 1 / (1 - p)

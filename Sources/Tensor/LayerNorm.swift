@@ -112,17 +112,10 @@ extension Tensor {
     let sum = [Float](unsafeUninitializedCapacity: n) { out, written in
       x.data.withUnsafeBufferPointer { px in
         y.data.withUnsafeBufferPointer { py in
-          Threading.parallelFor(n, grain: 16384) { r in
-            if p > 0 {
-              draws.withDropoutFactors(in: r, p: p) { tile, f in
-                let s = out.baseAddress! + tile.lowerBound, a = px.baseAddress! + tile.lowerBound
-                let b = py.baseAddress! + tile.lowerBound
-                for k in 0..<tile.count { s[k] = a[k] + b[k] * f[k] }
-              }
-            } else {
-              let s = out.baseAddress!, a = px.baseAddress!, b = py.baseAddress!
-              for i in r { s[i] = a[i] + b[i] }
-            }
+          forEachDropoutTile(n, draws: draws, p: p) { tile, f in
+            let s = out.baseAddress! + tile.lowerBound, a = px.baseAddress! + tile.lowerBound
+            let b = py.baseAddress! + tile.lowerBound
+            if let f { for k in 0..<tile.count { s[k] = a[k] + b[k] * f[k] } } else { for k in 0..<tile.count { s[k] = a[k] + b[k] } }
           }
         }
       }
@@ -138,16 +131,8 @@ extension Tensor {
       if y.requiresGrad {
         y.accumulateGrad { gy in
           gs.withUnsafeBufferPointer { pg in
-            Threading.parallelFor(n, grain: 16384) { r in
-              if p > 0 {
-                draws.withDropoutFactors(in: r, p: p) { tile, f in
-                  let d = gy.baseAddress! + tile.lowerBound, g = pg.baseAddress! + tile.lowerBound
-                  for k in 0..<tile.count { d[k] += g[k] * f[k] }
-                }
-              } else {
-                let d = gy.baseAddress!, s = pg.baseAddress!
-                for i in r { d[i] += s[i] }
-              }
+            forEachDropoutTile(n, draws: draws, p: p) { tile, f in
+              addMasked(pg.baseAddress! + tile.lowerBound, f, to: gy.baseAddress! + tile.lowerBound, tile.count)
             }
           }
         }

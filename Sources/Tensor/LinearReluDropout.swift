@@ -20,16 +20,9 @@ extension Tensor {
     let draws = rng.uniformDraws(p > 0 ? n : 0)
     let y = [Float](unsafeUninitializedCapacity: n) { out, written in
       pre.withUnsafeBufferPointer { pp in
-        Threading.parallelFor(n, grain: 16384) { r in
-          if p > 0 {
-            draws.withDropoutFactors(in: r, p: p) { tile, f in
-              let y = out.baseAddress! + tile.lowerBound, x = pp.baseAddress! + tile.lowerBound
-              for k in 0..<tile.count { y[k] = max(x[k], 0) * f[k] }
-            }
-          } else {
-            let y = out.baseAddress!, x = pp.baseAddress!
-            for i in r { y[i] = max(x[i], 0) }
-          }
+        forEachDropoutTile(n, draws: draws, p: p) { tile, f in
+          let y = out.baseAddress! + tile.lowerBound, x = pp.baseAddress! + tile.lowerBound
+          if let f { for k in 0..<tile.count { y[k] = max(x[k], 0) * f[k] } } else { for k in 0..<tile.count { y[k] = max(x[k], 0) } }
         }
       }
       written = n
@@ -40,16 +33,12 @@ extension Tensor {
       let gpre = [Float](unsafeUninitializedCapacity: n) { out, written in
         g.withUnsafeBufferPointer { pg in
           pre.withUnsafeBufferPointer { pp in
-            Threading.parallelFor(n, grain: 16384) { r in
-              if p > 0 {
-                draws.withDropoutFactors(in: r, p: p) { tile, f in
-                  let d = out.baseAddress! + tile.lowerBound, g = pg.baseAddress! + tile.lowerBound
-                  let x = pp.baseAddress! + tile.lowerBound
-                  for k in 0..<tile.count { d[k] = g[k] * f[k] * (x[k] > 0 ? 1 : 0) }
-                }
+            forEachDropoutTile(n, draws: draws, p: p) { tile, f in
+              let d = out.baseAddress! + tile.lowerBound, g = pg.baseAddress! + tile.lowerBound, x = pp.baseAddress! + tile.lowerBound
+              if let f {
+                for k in 0..<tile.count { d[k] = g[k] * f[k] * (x[k] > 0 ? 1 : 0) }
               } else {
-                let d = out.baseAddress!, g = pg.baseAddress!, x = pp.baseAddress!
-                for i in r { d[i] = g[i] * (x[i] > 0 ? 1 : 0) }
+                for k in 0..<tile.count { d[k] = g[k] * (x[k] > 0 ? 1 : 0) }
               }
             }
           }

@@ -9,23 +9,25 @@ public enum ES2D {
   /// k = 0 offset (0,0) row-major; 1 (0,1) column-major; 2 (1,0) row-major reversed;
   /// 3 (1,1) column-major reversed.
   public static func scanOrder(_ k: Int, grid g: Int) -> [Int] {
-    let (oy, ox) = [(0, 0), (0, 1), (1, 0), (1, 1)][k]
-    let half = g / 2
+    let sub = subGrid(k, grid: g), half = sub.side
     var order: [Int] = []
     if k % 2 == 0 {
-      for i in 0..<half { for j in 0..<half { order.append((2 * i + oy) * g + 2 * j + ox) } }
+      for i in 0..<half { for j in 0..<half { order.append(sub.token(i, j)) } }
     } else {
-      for j in 0..<half { for i in 0..<half { order.append((2 * i + oy) * g + 2 * j + ox) } }
+      for j in 0..<half { for i in 0..<half { order.append(sub.token(i, j)) } }
     }
     return k >= 2 ? order.reversed() : order
   }
 
-  /// For each grid position, where it sits in the four scans laid end to end (scatter-back).
-  public static func inverseOrder(grid g: Int) -> [Int] {
-    let all = (0..<4).flatMap { scanOrder($0, grid: g) }
-    var inv = [Int](repeating: 0, count: all.count)
-    for (i, p) in all.enumerated() { inv[p] = i }
-    return inv
+  /// Sub-grid k: offset (0,0), (0,1), (1,0), (1,1).
+  public static func subGrid(_ k: Int, grid g: Int) -> SubGrid {
+    SubGrid(grid: g, rowOffset: k / 2, columnOffset: k % 2)
+  }
+
+  /// Direction k's scan: its tokens in scan order, each read from the sub-grid's own order.
+  public static func route(_ k: Int, grid g: Int) -> ScanRoute {
+    let tokens = scanOrder(k, grid: g), sub = subGrid(k, grid: g)
+    return ScanRoute(tokens: tokens, steps: tokens.map { sub.position(ofToken: $0) })
   }
 }
 
@@ -53,14 +55,15 @@ struct S6 {
     d = s.ones("\(p).D", [e])
   }
 
-  /// x [B, L, E] → y [B, L, E].
-  func callAsFunction(_ x: Tensor) -> Tensor {
-    let xdbl = xProj(x)
+  /// This layer's direction of the scan of u [B, G², E]: Δ, B, C from the sub-grid's tokens,
+  /// read in place (in the sub-grid's own order), walked along `route`.
+  func direction(_ u: Tensor, on sub: SubGrid, route: ScanRoute) -> ScanDirection {
+    let xdbl = Tensor.linear(u, weight: xProj.weight, on: sub)
     let dt = xdbl.slice(axis: 2, 0..<dtRank)
     let b = xdbl.slice(axis: 2, dtRank..<(dtRank + state))
     let c = xdbl.slice(axis: 2, (dtRank + state)..<(dtRank + 2 * state))
     // Δ = softplus(dt_proj(dt)), applied inside the scan.
-    return Tensor.selectiveScan(u: x, delta: dtProj(dt), a: -aLog.exp(), b: b, c: c, d: d, deltaSoftplus: true)
+    return ScanDirection(delta: dtProj(dt), a: -aLog.exp(), b: b, c: c, d: d, route: route)
   }
 }
 
@@ -71,8 +74,8 @@ struct ESSM {
   let scans: [S6]
   let outNorm: LayerNorm
   let grid, expanded: Int
-  let orders: [[Int]]
-  let inverse: [Int]
+  let subGrids: [SubGrid]
+  let routes: [ScanRoute]
 
   init(_ s: ParameterStore, _ p: String, _ c: ModelConfig, rng: inout RNG) {
     let e = c.mambaExpanded
@@ -84,8 +87,8 @@ struct ESSM {
     scans = (0..<4).map { S6(s, "\(p).s6.\($0)", channels: e, dtRank: c.dtRank, state: c.stateSize, rng: &rng) }
     outNorm = LayerNorm(s, "\(p).out_norm", e)
     outProj = Linear(s, "\(p).out_proj", e, c.mambaChannels, rng: &rng)
-    orders = (0..<4).map { ES2D.scanOrder($0, grid: c.mambaGrid) }
-    inverse = ES2D.inverseOrder(grid: c.mambaGrid)
+    subGrids = (0..<4).map { ES2D.subGrid($0, grid: c.mambaGrid) }
+    routes = (0..<4).map { ES2D.route($0, grid: c.mambaGrid) }
   }
 
   /// x [B, G², C_m] → [B, G², C_m].
@@ -93,8 +96,9 @@ struct ESSM {
     var u = inProj(x, outputs: 0..<expanded)
     let z = inProj(x, outputs: expanded..<(2 * expanded))
     u = Tensor.depthwiseConv2dTokens(u, height: grid, width: grid, weight: convWeight, bias: convBias, padding: Padding2d(1)).silu()
-    let ys = (0..<4).map { k in scans[k](u.select(axis: 1, orders[k])) }
-    let y = Tensor.concat(ys, axis: 1).select(axis: 1, inverse)
+    // The four directions read u where it lies and write y merged.
+    let y = Tensor.selectiveScan(u: u, directions: (0..<4).map { scans[$0].direction(u, on: subGrids[$0], route: routes[$0]) },
+                                 deltaSoftplus: true)
     return outProj(outNorm(y) * z.silu())
   }
 }

@@ -2,6 +2,34 @@ import Foundation
 
 // MARK: S6 selective scan (Mamba), fused forward and hand-written backward
 
+/// Which rows one direction of a scan reads: at step t, row `tokens[t]` of u (and of y, which it
+/// writes there) and row `steps[t]` of its own Δ, B and C. ES2D's four directions each walk one
+/// sub-grid of u in their own order, with Δ, B, C made in the sub-grid's order: nothing is
+/// gathered into scan order and nothing scattered back.
+public struct ScanRoute: Sendable {
+  public let tokens: [Int], steps: [Int]
+
+  public init(tokens: [Int], steps: [Int]) {
+    check(tokens.count == steps.count, "ScanRoute: \(tokens.count) tokens but \(steps.count) steps")
+    check(steps.sorted() == Array(0..<steps.count), "ScanRoute: steps must be a permutation of 0..<\(steps.count)")
+    (self.tokens, self.steps) = (tokens, steps)
+  }
+
+  /// Step t reads row t of everything.
+  public static func identity(_ len: Int) -> ScanRoute { ScanRoute(tokens: Array(0..<len), steps: Array(0..<len)) }
+}
+
+/// One direction of a multi-direction scan: its own Δ (or Δ's pre-activation), A, B, C, D and route.
+/// delta [B, L, E], a [E, N], b and c [B, L, N], d [E], with L = route.steps.count.
+public struct ScanDirection {
+  public let delta, a, b, c, d: Tensor
+  public let route: ScanRoute
+
+  public init(delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor, route: ScanRoute) {
+    (self.delta, self.a, self.b, self.c, self.d, self.route) = (delta, a, b, c, d, route)
+  }
+}
+
 extension Tensor {
   /// The selective state-space scan of Mamba's S6 layer, for every batch item and channel e:
   ///
@@ -19,156 +47,45 @@ extension Tensor {
   public static func selectiveScan(u: Tensor, delta: Tensor, a: Tensor, b: Tensor, c: Tensor, d: Tensor,
                                    deltaSoftplus: Bool = false) -> Tensor {
     check(u.rank == 3 && delta.shape == u.shape, "selectiveScan: u \(u.shape) and delta \(delta.shape) must be one [B, L, E] shape")
-    let bs = u.shape[0], len = u.shape[1], e = u.shape[2]
-    check(a.rank == 2 && a.shape[0] == e, "selectiveScan: A shape \(a.shape) must be [\(e), N] for u \(u.shape)")
-    let n = a.shape[1]
-    check(b.shape == [bs, len, n] && c.shape == [bs, len, n],
-          "selectiveScan: B \(b.shape) and C \(c.shape) must be [\(bs), \(len), \(n)]")
-    check(d.shape == [e], "selectiveScan: D shape \(d.shape) must be [\(e)]")
-    let uv = u.data, dv = delta.data, bv = b.data, cv = c.data
-    FLOPCounter.add(6 * bs * len * e * n)
-    let geo = ScanGeometry(bs: bs, len: len, e: e, n: n)
-    // A and D as lanes; arrays, since the backward keeps them.
-    let aLanes = ScanLanes.pack(a.data, rows: e, columns: n), dLanes = ScanLanes.pack(d.data, rows: e, columns: 1)
-    var y = [Float](repeating: 0, count: bs * len * e)
-    // The state at the start of each chunk, [B, chunks, channel blocks, N] lanes.
-    var starts = [Float](repeating: 0, count: bs * geo.chunks * geo.blocks * n * ScanLanes.width)
-    y.withUnsafeMutableBufferPointer { py in
-      starts.withUnsafeMutableBufferPointer { pstart in
-        // Channels are independent in the forward: parallel over (batch, channel block).
-        Threading.parallelFor(bs * geo.blocks, grain: 1) { range in
-          let h = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: n)
-          defer { h.deallocate() }
-          uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in
-          bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in
-          aLanes.withUnsafeBufferPointer { pA in dLanes.withUnsafeBufferPointer { pD in
-            let A = pA.baseAddress!, D = pD.baseAddress!
-            let startLanes = UnsafeMutableRawPointer(pstart.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
-            for job in range {
-              let bi = job / geo.blocks, blk = job % geo.blocks, ch0 = blk * ScanLanes.width, w = min(ScanLanes.width, e - ch0)
-              h.update(repeating: .zero, count: n)
-              for t in 0..<len {
-                let row = bi * len + t
-                if t % scanChunk == 0 { (startLanes + geo.start(bi, t / scanChunk, blk)).update(from: h, count: n) }
-                let ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w)
-                let dt = ScanLanes.delta(pd.baseAddress! + row * e + ch0, w, softplus: deltaSoftplus).value
-                ScanStep.advance(h, from: h, decay: nil, n: n, dt: dt, ut: ut, a: A + blk * n, b: pb.baseAddress! + row * n)
-                let C = pc.baseAddress! + row * n
-                var yt = ScanLanes.Vector.zero
-                for k in 0..<n { yt += h[k] * C[k] }
-                ScanLanes.store(yt + D[blk] * ut, to: py.baseAddress! + row * e + ch0, w)
-              }
-            }
-          } } } } } }
-        }
+    let direction = ScanDirection(delta: delta, a: a, b: b, c: c, d: d, route: .identity(u.shape[1]))
+    return selectiveScan(u: u, directions: [direction], deltaSoftplus: deltaSoftplus)
+  }
+
+  /// Several scans of one u [B, T, E] in one op, each direction reading the tokens its route names
+  /// (no token read by two) and writing its y there: y [B, T, E], 0 at tokens no direction reads.
+  /// Each direction is the scan above, with its own parameters, in its own order.
+  public static func selectiveScan(u: Tensor, directions: [ScanDirection], deltaSoftplus: Bool = false) -> Tensor {
+    check(u.rank == 3, "selectiveScan: u \(u.shape) must be [B, T, E]")
+    let bs = u.shape[0], tokens = u.shape[1], e = u.shape[2]
+    var read = [Bool](repeating: false, count: tokens)
+    for (k, direction) in directions.enumerated() {
+      for t in direction.route.tokens {
+        check((0..<tokens).contains(t) && !read[t], "selectiveScan: direction \(k) reads token \(t): outside 0..<\(tokens) or read by another direction")
+        read[t] = true
       }
     }
-    return record(Tensor(shape: [bs, len, e], data: y), op: "selective_scan", [u, delta, a, b, c, d]) { gy in
-      FLOPCounter.add(16 * bs * len * e * n)
-      var gu = [Float](repeating: 0, count: uv.count), gdelta = gu
-      var gb = [Float](repeating: 0, count: bv.count), gc = gb
-      // Per-batch partials of the parameters shared across the batch, in lanes: A [B, blocks, N], D [B, blocks].
-      var gaParts = [Float](repeating: 0, count: bs * geo.blocks * n * ScanLanes.width)
-      var gdParts = [Float](repeating: 0, count: bs * geo.blocks * ScanLanes.width)
-      gu.withUnsafeMutableBufferPointer { pgu in gdelta.withUnsafeMutableBufferPointer { pgd in
-      gb.withUnsafeMutableBufferPointer { pgb in gc.withUnsafeMutableBufferPointer { pgc in
-      gaParts.withUnsafeMutableBufferPointer { pga in gdParts.withUnsafeMutableBufferPointer { pgD in
-      starts.withUnsafeBufferPointer { pstart in
-      uv.withUnsafeBufferPointer { pu in dv.withUnsafeBufferPointer { pd in
-      bv.withUnsafeBufferPointer { pb in cv.withUnsafeBufferPointer { pc in gy.withUnsafeBufferPointer { pgy in
-      aLanes.withUnsafeBufferPointer { pA in dLanes.withUnsafeBufferPointer { pD in
-        let A = pA.baseAddress!, D = pD.baseAddress!
-        let startLanes = UnsafeRawPointer(pstart.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
-        let gaLanes = UnsafeMutableRawPointer(pga.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
-        let gdLanes = UnsafeMutableRawPointer(pgD.baseAddress!).assumingMemoryBound(to: ScanLanes.Vector.self)
-        Threading.parallelFor(bs, grain: 1) { range in
-          // One chunk's states h_t and decays exp(Δ_t·A) for one channel block, [scanChunk, N] lanes
-          // each, and its Δ_t and dΔ_t [scanChunk]; ∂/∂h carried back across chunks per block; B's
-          // and C's gradients summed over the blocks in lanes, [scanChunk, N] each.
-          let hBuf = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
-          let decayBuf = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
-          let dtBuf = UnsafeMutablePointer<(value: ScanLanes.Vector, derivative: ScanLanes.Vector)>.allocate(capacity: scanChunk)
-          defer { dtBuf.deallocate() }
-          let gh = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: geo.blocks * n)
-          let gbLanes = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
-          let gcLanes = UnsafeMutablePointer<ScanLanes.Vector>.allocate(capacity: scanChunk * n)
-          defer { for p in [hBuf, decayBuf, gh, gbLanes, gcLanes] { p.deallocate() } }
-          for bi in range {
-            gh.update(repeating: .zero, count: geo.blocks * n)
-            for chunk in stride(from: geo.chunks - 1, through: 0, by: -1) {
-              let t0 = chunk * scanChunk, t1 = min(len, t0 + scanChunk)
-              gbLanes.update(repeating: .zero, count: scanChunk * n)
-              gcLanes.update(repeating: .zero, count: scanChunk * n)
-              for blk in 0..<geo.blocks {
-                let ch0 = blk * ScanLanes.width, w = min(ScanLanes.width, e - ch0)
-                let start = startLanes + geo.start(bi, chunk, blk), Ab = A + blk * n
-                // The chunk's states again, from its saved start.
-                for t in t0..<t1 {
-                  let row = bi * len + t, slot = (t - t0) * n
-                  dtBuf[t - t0] = ScanLanes.delta(pd.baseAddress! + row * e + ch0, w, softplus: deltaSoftplus)
-                  ScanStep.advance(hBuf + slot, from: t > t0 ? UnsafePointer(hBuf + slot - n) : start, decay: decayBuf + slot, n: n,
-                                   dt: dtBuf[t - t0].value, ut: ScanLanes.load(pu.baseAddress! + row * e + ch0, w), a: Ab,
-                                   b: pb.baseAddress! + row * n)
-                }
-                let GH = gh + blk * n, GA = gaLanes + (bi * geo.blocks + blk) * n
-                var gD = gdLanes[bi * geo.blocks + blk]
-                for t in stride(from: t1 - 1, through: t0, by: -1) {
-                  let row = bi * len + t, slot = (t - t0) * n
-                  let B = pb.baseAddress! + row * n, C = pc.baseAddress! + row * n
-                  let (dt, dtSlope) = dtBuf[t - t0]
-                  let ut = ScanLanes.load(pu.baseAddress! + row * e + ch0, w)
-                  let g = ScanLanes.load(pgy.baseAddress! + row * e + ch0, w)
-                  gD += g * ut
-                  let H = hBuf + slot, decay = decayBuf + slot
-                  // h_{t−1}: one slot back, or the chunk's saved start.
-                  let P = t > t0 ? UnsafePointer(H - n) : start
-                  let GB = gbLanes + slot, GC = gcLanes + slot
-                  var gDelta = ScanLanes.Vector.zero, gU = ScanLanes.Vector.zero
-                  for k in 0..<n {
-                    let gt = GH[k] + g * C[k]  // total ∂/∂h_t
-                    let dA = decay[k], bk = B[k]
-                    let gdA = gt * P[k] * dA
-                    gDelta += gdA * Ab[k] + gt * ut * bk
-                    gU += gt * dt * bk
-                    GA[k] += gdA * dt
-                    GC[k] += g * H[k]
-                    GB[k] += gt * dt * ut
-                    GH[k] = gt * dA
-                  }
-                  ScanLanes.store(deltaSoftplus ? gDelta * dtSlope : gDelta, to: pgd.baseAddress! + row * e + ch0, w)
-                  ScanLanes.store(g * D[blk] + gU, to: pgu.baseAddress! + row * e + ch0, w)
-                }
-                gdLanes[bi * geo.blocks + blk] = gD
-              }
-              // B and C are shared by the channels: their gradients are the lane sums.
-              for t in t0..<t1 {
-                let row = bi * len + t, slot = (t - t0) * n
-                for k in 0..<n {
-                  pgb[row * n + k] = ScanLanes.fold(gbLanes[slot + k])
-                  pgc[row * n + k] = ScanLanes.fold(gcLanes[slot + k])
-                }
-              }
-            }
+    let whole = !read.contains(false)
+    let kernels = directions.enumerated().map { ScanKernel($1, index: $0, bs: bs, tokens: tokens, e: e, softplus: deltaSoftplus) }
+    let uv = u.data
+    var starts: [[Float]] = []
+    // Written whole when the directions read every token.
+    let y = [Float](unsafeUninitializedCapacity: uv.count) { py, written in
+      if !whole { py.initialize(repeating: 0) }
+      uv.withUnsafeBufferPointer { pu in starts = kernels.map { $0.forward(u: pu.baseAddress!, y: py.baseAddress!) } }
+      written = uv.count
+    }
+    let parents = [u] + directions.flatMap { [$0.delta, $0.a, $0.b, $0.c, $0.d] }
+    return record(Tensor(shape: u.shape, data: y), op: "selective_scan", parents) { gy in
+      let gu = [Float](unsafeUninitializedCapacity: uv.count) { pgu, written in
+        if !whole { pgu.initialize(repeating: 0) }
+        uv.withUnsafeBufferPointer { pu in gy.withUnsafeBufferPointer { pgy in
+          for (kernel, start) in zip(kernels, starts) {
+            kernel.backward(u: pu.baseAddress!, gy: pgy.baseAddress!, gu: pgu.baseAddress!, starts: start)
           }
-        }
-      } } } } }
-      } } }
-      } } } } } }
+        } }
+        written = uv.count
+      }
       if u.requiresGrad { u.accumulateGrad(gu) }
-      if delta.requiresGrad { delta.accumulateGrad(gdelta) }
-      if b.requiresGrad { b.accumulateGrad(gb) }
-      if c.requiresGrad { c.accumulateGrad(gc) }
-      // The batch partials in batch order, so the sums do not depend on the thread count.
-      if a.requiresGrad {
-        a.accumulateGrad { p in
-          for bi in 0..<bs { ScanLanes.unpack(gaParts, part: bi, rows: e, columns: n, addingTo: p.baseAddress!) }
-        }
-      }
-      if d.requiresGrad {
-        d.accumulateGrad { p in
-          for bi in 0..<bs { ScanLanes.unpack(gdParts, part: bi, rows: e, columns: 1, addingTo: p.baseAddress!) }
-        }
-      }
     }
   }
 

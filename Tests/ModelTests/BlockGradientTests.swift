@@ -39,8 +39,12 @@ struct BlockGradientTests {
     var rng = RNG(seed: 9)
     let s = ParameterStore()
     let s6 = S6(s, "s6", channels: 6, dtRank: 2, state: 4, rng: &rng)
-    let x = randn([2, 5, 6], seed: 10)
-    checkGradient("S6", [x, s6.xProj.weight, s6.dtProj.weight, s6.dtProj.bias!, s6.aLog, s6.d], eps: 3e-3) { s6(x) }
+    // One direction (sub-grid (0,1), column-major) of a 4×4 grid: the other tokens are not read.
+    let x = randn([2, 16, 6], seed: 10)
+    checkGradient("S6", [x, s6.xProj.weight, s6.dtProj.weight, s6.dtProj.bias!, s6.aLog, s6.d], eps: 3e-3) {
+      Tensor.selectiveScan(u: x, directions: [s6.direction(x, on: ES2D.subGrid(1, grid: 4), route: ES2D.route(1, grid: 4))],
+                           deltaSoftplus: true)
+    }
   }
 
   @Test func mambaBlockIncludingES2D() {

@@ -11,9 +11,12 @@ struct ModelBehaviourTests {
       let orders = (0..<4).map { ES2D.scanOrder($0, grid: g) }
       #expect(orders.flatMap { $0 }.sorted() == Array(0..<(g * g)))
       #expect(orders.allSatisfy { $0.count == g * g / 4 })
-      let inv = ES2D.inverseOrder(grid: g)
-      let all = orders.flatMap { $0 }
-      #expect((0..<(g * g)).allSatisfy { all[inv[$0]] == $0 })
+      // Each route reads its scan order, each token's Δ, B, C from that token's place in its sub-grid.
+      for k in 0..<4 {
+        let route = ES2D.route(k, grid: g), sub = ES2D.subGrid(k, grid: g)
+        #expect(route.tokens == orders[k])
+        #expect(zip(route.tokens, route.steps).allSatisfy { sub.token($1 / sub.side, $1 % sub.side) == $0 })
+      }
     }
     // Directions on a 4×4 grid: sub-grid 1 (offset (0,1)) column-major: (0,1),(2,1),(0,3),(2,3).
     #expect(ES2D.scanOrder(0, grid: 4) == [0, 2, 8, 10])

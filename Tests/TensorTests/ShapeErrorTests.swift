@@ -32,6 +32,24 @@ struct ShapeErrorTests {
     #expect(stderrText(r).contains("conv2d: input shape [1, 3, 8, 8] and weight shape [4, 2, 3, 3]"))
   }
 
+  @Test func scanDirectionsReadingOneToken() async {
+    let r = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      let direction = { (tokens: [Int]) in
+        ScanDirection(delta: Tensor(zeros: [1, 2, 3]), a: Tensor(zeros: [3, 2]), b: Tensor(zeros: [1, 2, 2]), c: Tensor(zeros: [1, 2, 2]),
+                      d: Tensor(zeros: [3]), route: ScanRoute(tokens: tokens, steps: [0, 1]))
+      }
+      _ = Tensor.selectiveScan(u: Tensor(zeros: [1, 4, 3]), directions: [direction([0, 1]), direction([2, 0])])
+    }
+    #expect(stderrText(r).contains("selectiveScan: direction 1 reads token 0: outside 0..<4 or read by another direction"))
+  }
+
+  @Test func subGridLinearInput() async {
+    let r = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+      _ = Tensor.linear(Tensor(zeros: [1, 15, 3]), weight: Tensor(zeros: [2, 3]), on: SubGrid(grid: 4, rowOffset: 0, columnOffset: 0))
+    }
+    #expect(stderrText(r).contains("linear on a sub-grid: input shape [1, 15, 3] is not [B, 16, 3]"))
+  }
+
   @Test func mseShapes() async {
     let r = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
       _ = Tensor.mse(Tensor(zeros: [2, 3]), Tensor(zeros: [3, 2]))

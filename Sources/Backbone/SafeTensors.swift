@@ -133,7 +133,11 @@ public struct SafeTensorsFile: WeightSource {
     out.append(json)
     for name in names {
       tensors[name]!.data.withUnsafeBufferPointer { p in
+        #if _endian(little)
+        out.append(p)  // already the file's byte order: one copy, not one append per value
+        #else
         for v in p { withUnsafeBytes(of: v.bitPattern.littleEndian) { out.append(contentsOf: $0) } }
+        #endif
       }
     }
     do { try out.write(to: URL(fileURLWithPath: path), options: .atomic) } catch {

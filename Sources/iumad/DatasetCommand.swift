@@ -5,8 +5,8 @@ import Foundation
 struct DatasetCommand: ParsableCommand {
   static let configuration = CommandConfiguration(
     commandName: "dataset",
-    abstract: "Look at datasets on disk.",
-    subcommands: [DatasetInspect.self]
+    abstract: "Look at datasets on disk, or export one step's prepared tensors.",
+    subcommands: [DatasetInspect.self, DatasetExport.self]
   )
 }
 

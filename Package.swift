@@ -98,7 +98,7 @@ let package = Package(
     .testTarget(name: "MetricsTests", dependencies: ["Metrics", "ImageIO", "Datasets"], resources: [.copy("../Fixtures/metrics")]),
     // Runs the built `iumad` binary as a child process; the libraries write the inputs some
     // commands read (e.g. anomaly maps for `iumad evaluate`).
-    .testTarget(name: "CLITests", dependencies: ["Metrics", "ImageIO", "Datasets", "TestSupport"]),
+    .testTarget(name: "CLITests", dependencies: ["Metrics", "ImageIO", "Datasets", "Backbone", "TestSupport"]),
   ],
   swiftLanguageModes: [.v5]
 )

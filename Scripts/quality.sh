@@ -16,6 +16,9 @@
 # preset the same way (e.g. an older commit's binary and configs/demo.yaml, for before/after).
 # IUMAD_QUALITY_SETS / IUMAD_QUALITY_SCHEDULES narrow the grid (space-separated);
 # IUMAD_QUALITY_BASELINE=off skips the PatchCore rows (a build from before `iumad baseline`).
+# IUMAD_QUALITY_TORCH=on adds, per set with schedule 10-0, the PyTorch reference trained on the
+# same base step until I-AUROC 0.9 (Scripts/torch_quality.py; installs torch; ~2–3 min per set at
+# the demo preset): its row has the I-AUROC of its last evaluation and its time to quality.
 set -euo pipefail
 source "$(dirname "$0")/measure-prelude.sh"
 config="${IUMAD_QUALITY_CONFIG:-configs/demo.yaml}"
@@ -46,6 +49,19 @@ for set in $sets; do
     grep -E "evaluated on" "$run.log" | tail -1
     rows+=("$set $schedule=$run")
   done
+  if [ "${IUMAD_QUALITY_TORCH:-off}" = on ] && [[ " $schedules " == *" 10-0 "* ]]; then
+    # The PyTorch reference on the same base step: the tensors our trainer feeds the model, our
+    # initial parameters, the same settings and evaluation (Scripts/torch_quality.py).
+    run="$out/runs/$set-10-0-torch"
+    echo "== $set, 10-0 base step, PyTorch reference → $run.json"
+    "$bin" dataset export --config "$config" --data "$out/$set" --set train.schedule=10-0 --set "backbone.cache=$cache" \
+      --out "$out/export/$set-10-0" > "$run.log" 2>&1 || { tail -20 "$run.log"; exit 1; }
+    python3 Scripts/torch_quality.py --export "$out/export/$set-10-0" --config "$config" --set train.schedule=10-0 \
+      --set "backbone.cache=$cache" --iumad-bin "$bin" --threads "${IUMAD_THREADS:-$(nproc)}" --json "$run.json" \
+      >> "$run.log" 2>&1 || { tail -20 "$run.log"; exit 1; }
+    grep -E "time to I-AUROC|not reached" "$run.log" | tail -1
+    rows+=("$set 10-0 PyTorch reference=$run.json")
+  fi
   [ "${IUMAD_QUALITY_BASELINE:-on}" = off ] && continue
   run="$out/runs/$set-baseline"
   rm -rf "$run"

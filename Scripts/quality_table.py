@@ -10,7 +10,8 @@ plain P-AUROC because most defect-free pixels are background; restricted to the 
 map that rises at the defect does. The object mask comes from the test image's own xyz: pixels
 clearly above a plane fitted to the image border (both generators put the object on a table).
 
-Usage: quality_table.py LABEL=RUN_DIR [LABEL=RUN_DIR ...]  (numpy only)
+Usage: quality_table.py LABEL=RUN_DIR|LABEL=TORCH.json ...  (numpy only; a .json is a
+       Scripts/torch_quality.py result: the PyTorch reference's base step, I-AUROC and time to quality)
        quality_table.py --curves LABEL=RUN_DIR ...  (learning curves: I-AUROC / AUPRO per epoch)
 """
 import json
@@ -140,6 +141,18 @@ def row(label, run):
     return f"| {label} | {step} | {pct(mean['i_auroc'])} | {pct(mean['p_auroc'])} | {pct(obj)} | {pct(mean['aupro'])} | {pct(fm)} | {duration(seconds)} | {ttq} |"
 
 
+def torch_row(label, path):
+    """A Scripts/torch_quality.py result (JSON): the PyTorch reference trained on the base step until
+    the target; its I-AUROC at the last evaluation, its wall time and its time to quality (counted
+    as time_to_quality counts ours)."""
+    r = json.load(open(path))
+    last = r["points"][-1] if r["points"] else None
+    if last is None:
+        return f"| {label} | 1 | – | – | – | – | – | – | – |"
+    return (f"| {label} | 1 (epoch {last['epoch']}) | {100 * last['iauroc']:.1f} | – | – | – | – | {duration(last['wall_seconds'])} "
+            f"| {duration(r.get('seconds_to_target'))} |")
+
+
 def curves(args):
     """`--curves LABEL=RUN ...`: I-AUROC / AUPRO of the base step against epoch (learning-curves.json,
     written with eval.every_epochs), one row per run — the ablation table of docs/quality.md."""
@@ -160,7 +173,7 @@ def main(args):
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for a in args:
         label, run = a.rsplit("=", 1)
-        print(row(label, run))
+        print(torch_row(label, run) if run.endswith(".json") else row(label, run))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,11 @@ public struct Linear {
     Tensor.linear(x, weight: weight.slice(axis: 0, range), bias: bias?.slice(axis: 0, range))
   }
 
+  /// silu(outputs `range` of self(x)) as one fused op (ESSM's gate branch).
+  public func silu(_ x: Tensor, outputs range: Range<Int>) -> Tensor {
+    Tensor.linearSiLU(x, weight: weight.slice(axis: 0, range), bias: bias?.slice(axis: 0, range))
+  }
+
   /// ctx.dropout(self(x).relu()) as one fused op (an FFN's first half).
   public func reluDropout(_ x: Tensor, _ ctx: inout ForwardContext) -> Tensor {
     Tensor.linearReluDropout(x, weight: weight, bias: bias, dropout: ctx.activeDropout, rng: &ctx.rng)

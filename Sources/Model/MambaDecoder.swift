@@ -94,12 +94,12 @@ struct ESSM {
   /// x [B, G², C_m] → [B, G², C_m].
   func callAsFunction(_ x: Tensor) -> Tensor {
     var u = inProj(x, outputs: 0..<expanded)
-    let z = inProj(x, outputs: expanded..<(2 * expanded))
+    let gate = inProj.silu(x, outputs: expanded..<(2 * expanded))
     u = Tensor.depthwiseConv2dTokens(u, height: grid, width: grid, weight: convWeight, bias: convBias, padding: Padding2d(1)).silu()
     // The four directions read u where it lies and write y merged.
     let y = Tensor.selectiveScan(u: u, directions: (0..<4).map { scans[$0].direction(u, on: subGrids[$0], route: routes[$0]) },
                                  deltaSoftplus: true)
-    return outProj(outNorm(y) * z.silu())
+    return outProj(outNorm(y) * gate)
   }
 }
 

@@ -241,6 +241,29 @@ struct LinearReluDropoutTests {
   }
 }
 
+/// ESSM's gate branch fused (linear → SiLU): the same float operations as the two ops composed.
+@Suite("Fused linear + SiLU")
+struct LinearSiLUTests {
+  @Test func bitIdenticalToTheComposedOps() {
+    let all = [randn([2, 9, 12], seed: 35), randn([20, 12], seed: 36, std: 0.4), randn([20], seed: 37)]
+    for withBias in [true, false] {
+      let inputs = withBias ? all : Array(all.prefix(2))
+      let fused = FusedKernelTests().run(inputs) { Tensor.linearSiLU($0[0], weight: $0[1], bias: withBias ? $0[2] : nil) }
+      let plain = FusedKernelTests().run(inputs) { Tensor.linear($0[0], weight: $0[1], bias: withBias ? $0[2] : nil).silu() }
+      #expect(fused.0 == plain.0, "output, bias \(withBias)")
+      for (i, name) in ["dx", "dW", "db"].prefix(inputs.count).enumerated() {
+        #expect(fused.1[i] == plain.1[i], "\(name), bias \(withBias)")
+      }
+    }
+  }
+
+  @Test func gradientMatchesFiniteDifferences() {
+    checkGradient("linear_silu", [randn([4, 6], seed: 38), randn([5, 6], seed: 39, std: 0.5), randn([5], seed: 40)], eps: 1e-3) {
+      Tensor.linearSiLU($0[0], weight: $0[1], bias: $0[2])
+    }
+  }
+}
+
 /// The post-norm residual join fused (x + dropout(y) → layer norm) against the ops composed:
 /// bit-identical outputs and gradients, and finite differences.
 @Suite("Fused residual + dropout + layer norm")

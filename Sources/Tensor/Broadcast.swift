@@ -90,6 +90,7 @@ extension Tensor {
         }
       }
     }
+    if let y = rowBroadcast(a, b, op: op, f) { return y }
     let outShape = broadcastShape(a.shape, b.shape, op: op)
     let sa = broadcastStrides(a.shape, to: outShape), sb = broadcastStrides(b.shape, to: outShape)
     var y = [Float](repeating: 0, count: outShape.product)
@@ -104,6 +105,54 @@ extension Tensor {
       if b.requiresGrad {
         b.accumulateGrad { gb in forEachBroadcast(outShape, sa, sb) { o, ia, ib in gb[ib] += g[o] * f.db(av[ia], bv[ib]) } }
       }
+    }
+  }
+
+  /// `binary` when one operand's shape is a suffix of the other's (a positional embedding added
+  /// to a batch): the rows of the larger one meet the smaller one with contiguous loops, in
+  /// parallel, instead of an index walk per element. The smaller operand's gradient sums the rows
+  /// in row order, as the walk does: the same bits. nil for any other broadcast.
+  static func rowBroadcast<F: BinaryPointwiseFunction>(_ a: Tensor, _ b: Tensor, op: String, _ f: F) -> Tensor? {
+    let bIsRow = b.rank < a.rank && Array(a.shape.suffix(b.rank)) == b.shape
+    let aIsRow = a.rank < b.rank && Array(b.shape.suffix(a.rank)) == a.shape
+    guard bIsRow || aIsRow else { return nil }
+    let big = bIsRow ? a : b, m = (bIsRow ? b : a).count, n = big.count
+    guard m > 0 else { return nil }
+    let rows = n / m, grain = max(1, 16384 / m)
+    // Row r reads a at r·aStep and b at r·bStep (0 for the operand that is one row).
+    let aStep = bIsRow ? m : 0, bStep = bIsRow ? 0 : m
+    let av = a.data, bv = b.data
+    let y = [Float](unsafeUninitializedCapacity: n) { py, written in
+      av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in
+        let A = pa.baseAddress!, B = pb.baseAddress!, Y = py.baseAddress!
+        Threading.parallelFor(rows, grain: grain) { rs in
+          for r in rs {
+            let x = A + r * aStep, z = B + r * bStep, out = Y + r * m
+            for j in 0..<m { out[j] = f.value(x[j], z[j]) }
+          }
+        }
+      } }
+      written = n
+    }
+    return record(Tensor(shape: big.shape, data: y), op: op, [a, b]) { g in
+      av.withUnsafeBufferPointer { pa in bv.withUnsafeBufferPointer { pb in g.withUnsafeBufferPointer { pg in
+        let A = pa.baseAddress!, B = pb.baseAddress!, G = pg.baseAddress!
+        for (t, isRow, da) in [(a, aIsRow, true), (b, bIsRow, false)] where t.requiresGrad {
+          t.accumulateGrad { gt in
+            let D = gt.baseAddress!
+            @inline(__always) func term(_ r: Int, _ j: Int) -> Float {
+              let x = A[r * aStep + j], z = B[r * bStep + j]
+              return G[r * m + j] * (da ? f.da(x, z) : f.db(x, z))
+            }
+            if isRow {
+              // Each column sums its rows in order, whichever thread has it.
+              Threading.parallelFor(m, grain: 1024) { js in for r in 0..<rows { for j in js { D[j] += term(r, j) } } }
+            } else {
+              Threading.parallelFor(rows, grain: grain) { rs in for r in rs { for j in 0..<m { D[r * m + j] += term(r, j) } } }
+            }
+          }
+        }
+      } } }
     }
   }
 

@@ -241,6 +241,31 @@ struct LinearReluDropoutTests {
   }
 }
 
+/// Binary ops where one shape is a suffix of the other (a positional embedding added to a batch)
+/// take contiguous row loops; against the smaller operand broadcast explicitly first, which goes
+/// through the general index walk: the same bits, gradients included, for all four ops, either
+/// operand the row, and rows that split across threads.
+@Suite("Row broadcast")
+struct RowBroadcastTests {
+  @Test func bitIdenticalToTheExplicitBroadcast() {
+    let ops: [(String, (Tensor, Tensor) -> Tensor)] = [("+", { $0 + $1 }), ("-", { $0 - $1 }), ("*", { $0 * $1 }), ("/", { $0 / $1 })]
+    for (big, row) in [([3, 5, 7], [5, 7]), ([40, 9, 70], [70]), ([4, 6], [6])] {
+      let x = randn(big, seed: 71), r = randn(row, seed: 72) + 3  // away from 0 for the division
+      for (name, op) in ops {
+        for rowFirst in [false, true] {
+          let inputs = rowFirst ? [r, x] : [x, r]
+          let fast = FusedKernelTests().run(inputs) { op($0[0], $0[1]) }
+          let walk = FusedKernelTests().run(inputs) { xs in
+            rowFirst ? op(xs[0].broadcast(to: big), xs[1]) : op(xs[0], xs[1].broadcast(to: big))
+          }
+          #expect(fast.0 == walk.0, "\(big) \(name) \(row), row first \(rowFirst)")
+          #expect(fast.1 == walk.1, "gradients of \(big) \(name) \(row), row first \(rowFirst)")
+        }
+      }
+    }
+  }
+}
+
 /// ESSM's gate branch fused (linear → SiLU): the same float operations as the two ops composed.
 @Suite("Fused linear + SiLU")
 struct LinearSiLUTests {

@@ -12,15 +12,15 @@ the wall seconds since training started (training + evaluations) and the trainin
 NOT part of CI.
 
     # the step's tensors and (optionally) the initial parameters, as our trainer has them
-    iumad dataset export --config configs/demo.yaml --data DATA --set train.schedule=10-0 --out /work/q/tq/export-synth128
+    iumad dataset export --config configs/demo.yaml --data DATA --set train.schedule=10-0 --out runs/export-synth128
     iumad model export --config configs/demo.yaml --seed 0 --classes 10 --out init.safetensors   # else made here
     # validation of the port: score a Swift run's trained parameters (RUN/model.safetensors) with the
     # torch model and this evaluation; compares feature/map statistics with the ones stored in the
     # bundle, every anomaly map with RUN/maps/step-1/**.tiff and the I-AUROC with RUN/metrics.json
-    python3 Scripts/torch_quality.py --export /work/q/tq/export-synth128 --config configs/demo.yaml \\
-        --set train.schedule=10-0 --score-run /work/q/tq/swift-synth128-10-0
+    python3 Scripts/torch_quality.py --export runs/export-synth128 --config configs/demo.yaml \\
+        --set train.schedule=10-0 --score-run runs/synth128-10-0
     # time to quality (I-AUROC ≥ 0.9)
-    python3 Scripts/torch_quality.py --export /work/q/tq/export-synth128 --config configs/demo.yaml \\
+    python3 Scripts/torch_quality.py --export runs/export-synth128 --config configs/demo.yaml \\
         --set train.schedule=10-0 --threads 2 --target 0.9 --json /tmp/torch-tq.json
 
 What is identical to ours:

@@ -58,7 +58,7 @@ public enum RunDirectory {
       try Data(config.yaml().utf8).write(to: directory.appendingPathComponent("config.yaml"))
       try identity.jsonData().write(to: directory.appendingPathComponent(RunIdentity.fileName), options: .atomic)
     } catch {
-      throw RunSetupError(["cannot write to the run directory '\(directory.path)': \(error.localizedDescription)"])
+      throw RunSetupError(["cannot write to the run directory '\(directory.path)': \(RunLauncher.reason(creating: directory, error))"])
     }
     return notes
   }

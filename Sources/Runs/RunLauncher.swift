@@ -75,7 +75,22 @@ public struct RunLauncher {
       try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
       if let config { try Data(config.yaml().utf8).write(to: directory.appendingPathComponent("config.yaml")) }
     } catch {
-      throw RunSetupError(["cannot write to the run directory '\(directory.path)': \(error.localizedDescription)"])
+      throw RunSetupError(["cannot write to the run directory '\(directory.path)': \(reason(creating: directory, error))"])
     }
+  }
+
+  /// Why `directory` could not be made, in words: the part of its path that is a file, else the
+  /// error's own text (Foundation's says only "The operation could not be completed").
+  public static func reason(creating directory: URL, _ error: Error) -> String {
+    var part = directory.standardizedFileURL
+    while part.pathComponents.count > 1 {
+      var isDirectory: ObjCBool = false
+      if FileManager.default.fileExists(atPath: part.path, isDirectory: &isDirectory) {
+        if !isDirectory.boolValue { return "'\(part.path)' is a file, not a directory" }
+        break
+      }
+      part.deleteLastPathComponent()
+    }
+    return error.localizedDescription
   }
 }

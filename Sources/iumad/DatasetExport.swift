@@ -44,14 +44,15 @@ struct DatasetExport: ParsableCommand {
     }
     let stepClasses = steps[step - 1], seen = steps[0..<step].flatMap { $0 }
     let modalities = config.model.modalities
-    do { try FileManager.default.createDirectory(atPath: out, withIntermediateDirectories: true) } catch {
-      throw InputError("--out: cannot create directory '\(out)': \(error.localizedDescription)")
+    let outURL = URL(fileURLWithPath: out)
+    do { try FileManager.default.createDirectory(at: outURL, withIntermediateDirectories: true) } catch {
+      throw InputError("--out: cannot create directory '\(out)': \(RunLauncher.reason(creating: outURL, error))")
     }
     let meta = ["classes": pipeline.scheduledClasses.joined(separator: ","), "step": "\(step)",
                 "step_classes": stepClasses.joined(separator: ","), "data_root": config.data.root]
     for (name, samples, training) in [("train", pipeline.trainingSamples(stepClasses), true), ("test", pipeline.testSamples(seen), false)] {
       let set = try pipeline.prepare(samples, modalities: modalities, training: training)
-      let path = URL(fileURLWithPath: out).appendingPathComponent("\(name).safetensors").path
+      let path = outURL.appendingPathComponent("\(name).safetensors").path
       try SafeTensorsFile.write(tensors(set), metadata: meta, to: path)
       print("\(name): \(set.count) samples of \(Set(samples.map(\.className)).count) classes → \(path) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
     }

@@ -47,6 +47,16 @@ struct DatasetExportCLITests {
     #expect(r.stdout.contains("train: 5 samples of 1 classes") && r.stdout.contains("test: 12 samples of 3 classes"), "\(r.stdout)")
   }
 
+  @Test func anOutputUnderAFileIsRefusedNamingTheFile() throws {
+    let file = Self.directory.appendingPathComponent("a-file")
+    try FileManager.default.createDirectory(at: Self.directory, withIntermediateDirectories: true)
+    try Data("x".utf8).write(to: file)
+    let r = try runIUMAD(["dataset", "export", "--config", Self.tinyConfig, "--data", try Self.synthesis.get(),
+                          "--out", file.appendingPathComponent("export").path])
+    #expect(r.status != 0)
+    #expect(r.stderr.contains("'\(file.path)' is a file, not a directory"), "\(r.stderr)")
+  }
+
   @Test func aStepOutsideTheScheduleIsRefused() throws {
     let (_, r) = try export(["--step", "3"])
     #expect(r.status != 0)

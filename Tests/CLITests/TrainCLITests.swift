@@ -123,7 +123,8 @@ struct TrainCLITests {
     let blocker = dir.appendingPathComponent("file")
     try Data().write(to: blocker)
     let r3 = try runIUMAD(["train", "--config", tinyConfig, "--data", Self.dataset, "--out", blocker.appendingPathComponent("run").path])
-    #expect(r3.status != 0 && r3.stderr.contains("cannot write to the run directory"), "\(r3.stderr)")
+    #expect(r3.status != 0 && r3.stderr.contains("cannot write to the run directory") && r3.stderr.contains("'\(blocker.path)' is a file, not a directory"),
+            "\(r3.stderr)")
   }
 
   /// The README's two train commands, default --out: the single run in runs/<config>, the seeds

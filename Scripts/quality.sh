@@ -17,8 +17,9 @@
 # IUMAD_QUALITY_SETS / IUMAD_QUALITY_SCHEDULES narrow the grid (space-separated);
 # IUMAD_QUALITY_BASELINE=off skips the PatchCore rows (a build from before `iumad baseline`).
 # IUMAD_QUALITY_TORCH=on adds, per set with schedule 10-0, the PyTorch reference trained on the
-# same base step until I-AUROC 0.9 (Scripts/torch_quality.py; installs torch; ~2–3 min per set at
-# the demo preset): its row has the I-AUROC of its last evaluation and its time to quality.
+# same base step until I-AUROC 0.9 (Scripts/torch_quality.py; installs torch): 2 min on synth128,
+# up to ~9 min on a set that never reaches 0.9 (all epochs). Its row has the I-AUROC of its last
+# evaluation and its time to quality.
 set -euo pipefail
 source "$(dirname "$0")/measure-prelude.sh"
 config="${IUMAD_QUALITY_CONFIG:-configs/demo.yaml}"

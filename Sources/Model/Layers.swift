@@ -18,12 +18,19 @@ public struct Linear {
   /// Only the outputs in `range`, from a slice of the weight's rows: a projection whose output is
   /// split in parts costs no copy of each part out of the whole.
   public func callAsFunction(_ x: Tensor, outputs range: Range<Int>) -> Tensor {
-    Tensor.linear(x, weight: weight.slice(axis: 0, range), bias: bias?.slice(axis: 0, range))
+    let (w, b) = rows(range)
+    return Tensor.linear(x, weight: w, bias: b)
   }
 
   /// silu(outputs `range` of self(x)) as one fused op (ESSM's gate branch).
   public func silu(_ x: Tensor, outputs range: Range<Int>) -> Tensor {
-    Tensor.linearSiLU(x, weight: weight.slice(axis: 0, range), bias: bias?.slice(axis: 0, range))
+    let (w, b) = rows(range)
+    return Tensor.linearSiLU(x, weight: w, bias: b)
+  }
+
+  /// The weight's and bias's rows that make outputs `range`.
+  func rows(_ range: Range<Int>) -> (weight: Tensor, bias: Tensor?) {
+    (weight.slice(axis: 0, range), bias?.slice(axis: 0, range))
   }
 
   /// ctx.dropout(self(x).relu()) as one fused op (an FFN's first half).

@@ -25,37 +25,33 @@ extension Tensor {
     var rowMax = [Float](repeating: 0, count: geo.pairs * tq), rowInv = rowMax
     var out = [Float](repeating: 0, count: b * tq * hdv)
     let qv = q.data, kv = k.data, vv = v.data
-    qv.withUnsafeBufferPointer { pq in
-      kv.withUnsafeBufferPointer { pk in
-        vv.withUnsafeBufferPointer { pv in
-          out.withUnsafeMutableBufferPointer { po in
-            rowMax.withUnsafeMutableBufferPointer { pm in
-              rowInv.withUnsafeMutableBufferPointer { pinv in
-                // (batch, head) pairs are independent: in parallel, each with its own scratch. Query
-                // rows go in blocks whose scores stay in cache from the GEMM through the softmax to
-                // the product with V; they are never stored (the backward computes them again).
-                Threading.parallelFor(geo.pairs) { range in
-                  let scratch = AttentionScratch(geo, dropout: p > 0)
-                  for pair in range {
-                    for r0 in stride(from: 0, to: tq, by: geo.block) {
-                      let rows = min(geo.block, tq - r0), at = pair * tq + r0
-                      // Unnormalised e^(s − max): the rows' 1/Σ scales the product with V instead
-                      // (dv columns rather than tk).
-                      let exps = geo.exponentials(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs,
-                                                  max: pm.baseAddress! + at, inverseSum: pinv.baseAddress! + at)
-                      let used = scratch.dropped(exps, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
-                      let o = geo.head(po.baseAddress!, pair, tq, geo.dv) + r0 * hdv
-                      sgemm(m: rows, n: geo.dv, k: tk, a: used, lda: tk, b: geo.head(pv.baseAddress!, pair, tk, geo.dv), ldb: hdv,
-                            c: o, ldc: hdv)
-                      for i in 0..<rows {
-                        let inv = pinv[at + i], row = o + i * hdv
-                        for j in 0..<geo.dv { row[j] *= inv }
-                      }
-                    }
+    withBaseAddresses(qv, kv, vv) { Q, K, V in
+      out.withUnsafeMutableBufferPointer { po in
+        rowMax.withUnsafeMutableBufferPointer { pm in
+          rowInv.withUnsafeMutableBufferPointer { pinv in
+            // (batch, head) pairs are independent: in parallel, each with its own scratch. Query
+            // rows go in blocks whose scores stay in cache from the GEMM through the softmax to
+            // the product with V; they are never stored (the backward computes them again).
+            Threading.parallelFor(geo.pairs) { range in
+              let scratch = AttentionScratch(geo, dropout: p > 0)
+              for pair in range {
+                for r0 in stride(from: 0, to: tq, by: geo.block) {
+                  let rows = min(geo.block, tq - r0), at = pair * tq + r0
+                  // Unnormalised e^(s − max): the rows' 1/Σ scales the product with V instead
+                  // (dv columns rather than tk).
+                  let exps = geo.exponentials(pair, r0, rows, q: Q, k: K, into: scratch.probs,
+                                              max: pm.baseAddress! + at, inverseSum: pinv.baseAddress! + at)
+                  let used = scratch.dropped(exps, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
+                  let o = geo.head(po.baseAddress!, pair, tq, geo.dv) + r0 * hdv
+                  sgemm(m: rows, n: geo.dv, k: tk, a: used, lda: tk, b: geo.head(V, pair, tk, geo.dv), ldb: hdv,
+                        c: o, ldc: hdv)
+                  for i in 0..<rows {
+                    let inv = pinv[at + i], row = o + i * hdv
+                    for j in 0..<geo.dv { row[j] *= inv }
                   }
-                  scratch.deallocate()
                 }
               }
+              scratch.deallocate()
             }
           }
         }
@@ -73,60 +69,56 @@ extension Tensor {
       }
       let d = geo.d, dv = geo.dv
       g.withUnsafeBufferPointer { pg in
-        qv.withUnsafeBufferPointer { pq in
-          kv.withUnsafeBufferPointer { pk in
-            vv.withUnsafeBufferPointer { pv in
-              out.withUnsafeBufferPointer { po in
-                rowMax.withUnsafeBufferPointer { pm in
-                  rowInv.withUnsafeBufferPointer { pinv in
-                    dq.withUnsafeMutableBufferPointerIfPresent { gq in
-                      dk.withUnsafeMutableBufferPointerIfPresent { gk in
-                        dvv.withUnsafeMutableBufferPointerIfPresent { gv in
-                          // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
-                          Threading.parallelFor(geo.pairs) { range in
-                            let scratch = AttentionScratch(geo, dropout: p > 0)
-                            let dP = scratch.gradient
-                            for pair in range {
-                              let qh = geo.head(pq.baseAddress!, pair, tq, d), kh = geo.head(pk.baseAddress!, pair, tk, d)
-                              let vh = geo.head(pv.baseAddress!, pair, tk, dv)
-                              for r0 in stride(from: 0, to: tq, by: geo.block) {
-                                let rows = min(geo.block, tq - r0), at = pair * tq + r0
-                                let go = geo.head(pg.baseAddress!, pair, tq, dv) + r0 * hdv
-                                let o = geo.head(po.baseAddress!, pair, tq, dv) + r0 * hdv
-                                let P = geo.probabilities(pair, r0, rows, q: pq.baseAddress!, k: pk.baseAddress!, into: scratch.probs,
-                                                          max: pm.baseAddress! + at, inverseSum: pinv.baseAddress! + at)
-                                let used = scratch.dropped(P, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
-                                if let gv {
-                                  sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
-                                        c: geo.head(gv.baseAddress!, pair, tk, dv), ldc: hdv)
-                                }
-                                guard gq != nil || gk != nil else { continue }
-                                // dP = dO·Vᵀ through the dropout mask, then the softmax backward
-                                // dS = P ⊙ (dP − ⟨dP, P⟩) with ⟨dP, P⟩ = ⟨dO, O⟩ per row (dv long, not tk).
-                                sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: dP, ldc: tk)
-                                for i in 0..<rows {
-                                  let row = dP + i * tk, prob = P + i * tk
-                                  let dot = laneDot(go + i * hdv, o + i * hdv, dv)
-                                  if let f = scratch.factors {
-                                    let fr = f + i * tk
-                                    for j in 0..<tk { row[j] = prob[j] * (row[j] * fr[j] - dot) }
-                                  } else {
-                                    for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
-                                  }
-                                }
-                                if let gq {
-                                  sgemm(m: rows, n: d, k: tk, alpha: geo.scale, a: dP, lda: tk, b: kh, ldb: hd, beta: 1,
-                                        c: geo.head(gq.baseAddress!, pair, tq, d) + r0 * hd, ldc: hd)
-                                }
-                                if let gk {
-                                  sgemm(transA: true, m: tk, n: d, k: rows, alpha: geo.scale, a: dP, lda: tk,
-                                        b: qh + r0 * hd, ldb: hd, beta: 1, c: geo.head(gk.baseAddress!, pair, tk, d), ldc: hd)
-                                }
+        withBaseAddresses(qv, kv, vv) { Q, K, V in
+          out.withUnsafeBufferPointer { po in
+            rowMax.withUnsafeBufferPointer { pm in
+              rowInv.withUnsafeBufferPointer { pinv in
+                dq.withUnsafeMutableBufferPointerIfPresent { gq in
+                  dk.withUnsafeMutableBufferPointerIfPresent { gk in
+                    dvv.withUnsafeMutableBufferPointerIfPresent { gv in
+                      // Pairs write disjoint slices of dq, dk, dv: in parallel, scratch per chunk.
+                      Threading.parallelFor(geo.pairs) { range in
+                        let scratch = AttentionScratch(geo, dropout: p > 0)
+                        let dP = scratch.gradient
+                        for pair in range {
+                          let qh = geo.head(Q, pair, tq, d), kh = geo.head(K, pair, tk, d)
+                          let vh = geo.head(V, pair, tk, dv)
+                          for r0 in stride(from: 0, to: tq, by: geo.block) {
+                            let rows = min(geo.block, tq - r0), at = pair * tq + r0
+                            let go = geo.head(pg.baseAddress!, pair, tq, dv) + r0 * hdv
+                            let o = geo.head(po.baseAddress!, pair, tq, dv) + r0 * hdv
+                            let P = geo.probabilities(pair, r0, rows, q: Q, k: K, into: scratch.probs,
+                                                      max: pm.baseAddress! + at, inverseSum: pinv.baseAddress! + at)
+                            let used = scratch.dropped(P, rows * tk, at: geo.scoreOffset(pair, r0), p: p, draws: draws)
+                            if let gv {
+                              sgemm(transA: true, m: tk, n: dv, k: rows, a: used, lda: tk, b: go, ldb: hdv, beta: 1,
+                                    c: geo.head(gv.baseAddress!, pair, tk, dv), ldc: hdv)
+                            }
+                            guard gq != nil || gk != nil else { continue }
+                            // dP = dO·Vᵀ through the dropout mask, then the softmax backward
+                            // dS = P ⊙ (dP − ⟨dP, P⟩) with ⟨dP, P⟩ = ⟨dO, O⟩ per row (dv long, not tk).
+                            sgemm(transB: true, m: rows, n: tk, k: dv, a: go, lda: hdv, b: vh, ldb: hdv, c: dP, ldc: tk)
+                            for i in 0..<rows {
+                              let row = dP + i * tk, prob = P + i * tk
+                              let dot = laneDot(go + i * hdv, o + i * hdv, dv)
+                              if let f = scratch.factors {
+                                let fr = f + i * tk
+                                for j in 0..<tk { row[j] = prob[j] * (row[j] * fr[j] - dot) }
+                              } else {
+                                for j in 0..<tk { row[j] = prob[j] * (row[j] - dot) }
                               }
                             }
-                            scratch.deallocate()
+                            if let gq {
+                              sgemm(m: rows, n: d, k: tk, alpha: geo.scale, a: dP, lda: tk, b: kh, ldb: hd, beta: 1,
+                                    c: geo.head(gq.baseAddress!, pair, tq, d) + r0 * hd, ldc: hd)
+                            }
+                            if let gk {
+                              sgemm(transA: true, m: tk, n: d, k: rows, alpha: geo.scale, a: dP, lda: tk,
+                                    b: qh + r0 * hd, ldb: hd, beta: 1, c: geo.head(gk.baseAddress!, pair, tk, d), ldc: hd)
+                            }
                           }
                         }
+                        scratch.deallocate()
                       }
                     }
                   }
@@ -247,5 +239,14 @@ struct AttentionScratch {
     gradient.deallocate()
     droppedProbs?.deallocate()
     factors?.deallocate()
+  }
+}
+
+/// The base addresses of q's, k's and v's values, for the forward and the backward.
+@inline(__always)
+private func withBaseAddresses<R>(_ q: [Float], _ k: [Float], _ v: [Float],
+                                  _ body: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>) -> R) -> R {
+  q.withUnsafeBufferPointer { pq in
+    k.withUnsafeBufferPointer { pk in v.withUnsafeBufferPointer { pv in body(pq.baseAddress!, pk.baseAddress!, pv.baseAddress!) } }
   }
 }

@@ -10,14 +10,15 @@ extension Tensor {
     if p == 0 { return self }
     let draws = rng.uniformDraws(count)
     let x = data
-    var y = [Float](repeating: 0, count: count)
-    x.withUnsafeBufferPointer { px in
-      y.withUnsafeMutableBufferPointer { py in
+    // Written whole: no zero-fill first.
+    let y = [Float](unsafeUninitializedCapacity: count) { py, written in
+      x.withUnsafeBufferPointer { px in
         Self.forEachDropoutTile(count, draws: draws, p: p) { tile, f in
           let y = py.baseAddress! + tile.lowerBound, x = px.baseAddress! + tile.lowerBound, f = f!
           for k in 0..<tile.count { y[k] = x[k] * f[k] }
         }
       }
+      written = count
     }
     return Tensor.record(Tensor(shape: shape, data: y), op: "dropout", [self]) { g in
       self.accumulateGrad { gx in

@@ -152,9 +152,7 @@ extension UniformDraws {
       e = end
     }
   }
-}
 
-extension UniformDraws {
   /// `body(tile, factors)` over `range` in tiles of 4096 elements, factors[k] the dropout factor
   /// of element tile.lowerBound + k: the kernels' dropout loops, vectorised.
   @inlinable

@@ -4,6 +4,7 @@ import Cluster
 import Datasets
 import Foundation
 import Incremental
+import Model
 import Runs
 import Tensor
 
@@ -53,20 +54,24 @@ struct DatasetExport: ParsableCommand {
     for (name, samples, training) in [("train", pipeline.trainingSamples(stepClasses), true), ("test", pipeline.testSamples(seen), false)] {
       let set = try pipeline.prepare(samples, modalities: modalities, training: training)
       let path = outURL.appendingPathComponent("\(name).safetensors").path
-      try SafeTensorsFile.write(tensors(set), metadata: meta, to: path)
+      try SafeTensorsFile.write(tensors(set, modalities: modalities), metadata: meta, to: path)
       print("\(name): \(set.count) samples of \(Set(samples.map(\.className)).count) classes → \(path) (features: \(pipeline.lastCacheHits) cached, \(pipeline.lastComputed) computed)")
     }
   }
 
-  func tensors(_ set: PreparedSet) -> [String: Tensor] {
+  func tensors(_ set: PreparedSet, modalities: [Modality]) -> [String: Tensor] {
     let n = set.count, s = set.inputSize
+    // The model input of every sample, in order: what training batches are made of.
+    let input = set.batch(Array(0..<n), modalities: modalities, withImages: true)
     var t: [String: Tensor] = [
-      "labels": Tensor(shape: [n], data: set.labels.map(Float.init)),
+      "labels": Tensor(shape: [n], data: input.labels.map(Float.init)),
       "anomalous": Tensor(shape: [n], data: set.samples.map { Float($0.label) }),
       "masks": Tensor(shape: [n, s, s], data: set.masks.flatMap { $0 }),
     ]
-    for (m, features) in set.features { t["features.\(m.rawValue)"] = Tensor(shape: [n, set.tokens, set.channels], data: features.flatMap { $0 }) }
-    for (m, images) in set.images { t["images.\(m.rawValue)"] = Tensor(shape: [n, 3, s, s], data: images.flatMap { $0 }) }
+    for m in modalities {
+      t["features.\(m.rawValue)"] = input.features[m]
+      t["images.\(m.rawValue)"] = input.images[m]
+    }
     return t
   }
 }
